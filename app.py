@@ -1,0 +1,26 @@
+"""Navigation and landing page of Quantization Explorer."""
+
+import streamlit as st
+
+SECTIONS: dict[str, list[st.Page]] = {}
+
+
+def landing() -> None:
+    st.title("Quantization Explorer")
+    st.write(
+        "See what quantization does to images and to neural-network weights: share an image's "
+        "colors with k-means, map the error pixel by pixel, quantize weight matrices and a real "
+        "MNIST autoencoder, and explore the linear quantization used in practice."
+    )
+    st.caption(
+        "After the explorable article *Visualizing Quantization Error* (k-means weight sharing, "
+        "from Deep Compression, Han et al. 2015), with every number recomputed correctly."
+    )
+    for section, pages in SECTIONS.items():
+        st.subheader(section)
+        for page in pages:
+            st.page_link(page, label=page.title, icon=page.icon)
+
+
+home = st.Page(landing, title="Home", icon=":material/home:", default=True)
+st.navigation({"": [home], **SECTIONS}).run()

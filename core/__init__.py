@@ -1,0 +1,1 @@
+"""Quantization Explorer's library: plain numpy/torch functions, no Streamlit."""

@@ -1,0 +1,305 @@
+"""1-D k-means (weight sharing): an exact dynamic program and a fast histogram method.
+
+Both work on weighted points: the sorted distinct values with their counts, or, for large
+inputs, the means of the occupied bins of a fine histogram. In 1-D every optimal cluster is a
+contiguous run of sorted points, so clusters are described by their edges in the point array and
+all cluster sums come from prefix sums.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.checks import finite_array, integer_in_range
+from core.palette import palette_kmeans  # noqa: F401  (public name core.kmeans.palette_kmeans)
+
+__all__ = ["kmeans_1d", "palette_kmeans", "sum_squared_error", "METHODS"]
+
+METHODS = ("fast", "exact")
+MAX_K = 65_536
+# Inputs up to this many values are clustered on their exact distinct values; larger ones on a histogram.
+_DISTINCT_LIMIT = 65_536
+_HISTOGRAM_BINS = 65_536
+_INIT_BINS = 4_096
+_LLOYD_ITERATIONS = 300
+_SWAPS = 200
+_PATIENCE = 4
+# The exact method keeps one argmin table per cluster: bound its size (k * distinct values).
+_EXACT_TABLE_LIMIT = 60_000_000
+
+
+class _Points:
+    """Sorted weighted points x with weights w, and prefix sums for O(1) range statistics."""
+
+    def __init__(self, x: np.ndarray, w: np.ndarray) -> None:
+        self.shift = float(np.average(x, weights=w))
+        self.x = x - self.shift  # centred, so the sums below lose no precision
+        self.w = w.astype(np.float64)
+        zero = np.zeros(1)
+        self.cw = np.concatenate([zero, np.cumsum(self.w)])
+        self.cs = np.concatenate([zero, np.cumsum(self.w * self.x)])
+        self.cs2 = np.concatenate([zero, np.cumsum(self.w * self.x**2)])
+
+    def __len__(self) -> int:
+        return self.x.size
+
+    def range_sums(self, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weight, weighted sum and weighted sum of squares of the points [start, stop)."""
+        return self.cw[stop] - self.cw[start], self.cs[stop] - self.cs[start], self.cs2[stop] - self.cs2[start]
+
+    def range_cost(self, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        """Sum of squared errors of the points [start, stop) around their own mean (0 when empty)."""
+        weight, total, squares = self.range_sums(start, stop)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cost = squares - np.where(weight > 0, total**2 / weight, 0.0)
+        return np.maximum(cost, 0.0)
+
+    def cost_around(self, start: np.ndarray, stop: np.ndarray, centre: np.ndarray) -> np.ndarray:
+        """Sum of squared errors of the points [start, stop) around a given centre (centred units)."""
+        weight, total, squares = self.range_sums(start, stop)
+        return np.maximum(squares - 2 * centre * total + centre**2 * weight, 0.0)
+
+
+def _distinct_points(flat: np.ndarray) -> tuple[_Points, np.ndarray]:
+    values, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    return _Points(values.astype(np.float64), counts), inverse
+
+
+def _smallest_index_dtype(k: int) -> type:
+    return np.uint8 if k <= 256 else np.uint16 if k <= 65_536 else np.int32
+
+
+# ---------------------------------------------------------------- exact
+
+
+def _exact_edges(points: _Points, k: int) -> np.ndarray:
+    """Edges (k+1,) of the optimal partition of the points into k contiguous clusters.
+
+    Layered dynamic program D_j(b) = min_a D_{j-1}(a) + cost(a, b). The cost obeys the quadrangle
+    inequality, so the best a is non-decreasing in b and each layer is solved by divide and
+    conquer in O(n log n); the recursion is run breadth-first, one vectorised pass per level.
+    """
+    n = len(points)
+    if k * n > _EXACT_TABLE_LIMIT:
+        raise ValueError(
+            f"method='exact' accepts at most {_EXACT_TABLE_LIMIT:,} for k x distinct values; "
+            f"got k={k} x {n:,} distinct values. Use method='fast'."
+        )
+    stops = np.arange(n + 1)
+    previous = points.range_cost(np.zeros(n + 1, dtype=np.int64), stops)  # one cluster on [0, b)
+    argmins = np.zeros((k + 1, n + 1), dtype=np.int32)
+    for j in range(2, k + 1):
+        current = np.full(n + 1, np.inf)
+        # layer j only matters where k - j clusters still fit after it; the last layer only at b = n
+        top = n - (k - j)
+        lo, hi = np.array([top if j == k else j]), np.array([top])
+        opt_lo, opt_hi = np.array([j - 1]), np.array([top - 1])
+        while lo.size:
+            mid = (lo + hi) // 2
+            last = np.minimum(opt_hi, mid - 1)
+            counts = last - opt_lo + 1
+            task = np.repeat(np.arange(mid.size), counts)
+            starts = np.cumsum(counts) - counts
+            candidate = opt_lo[task] + np.arange(task.size) - starts[task]
+            value = previous[candidate] + points.range_cost(candidate, mid[task])
+            best_value = np.minimum.reduceat(value, starts)
+            is_best = np.flatnonzero(value <= best_value[task])
+            first = np.concatenate([[True], task[is_best][1:] != task[is_best][:-1]])
+            best = candidate[is_best[first]]
+            current[mid] = best_value
+            argmins[j, mid] = best
+            left = lo <= mid - 1
+            right = mid + 1 <= hi
+            lo, hi, opt_lo, opt_hi = (
+                np.concatenate([lo[left], (mid + 1)[right]]),
+                np.concatenate([(mid - 1)[left], hi[right]]),
+                np.concatenate([opt_lo[left], best[right]]),
+                np.concatenate([best[left], opt_hi[right]]),
+            )
+        previous = current
+    edges = np.empty(k + 1, dtype=np.int64)
+    edges[k], edges[0] = n, 0
+    for j in range(k, 1, -1):
+        edges[j - 1] = argmins[j, edges[j]]
+    return edges
+
+
+# ---------------------------------------------------------------- fast
+
+
+def _density_init(points: _Points, k: int) -> np.ndarray:
+    """k centres spread with density proportional to p^(1/3), the asymptotically optimal quantiser density."""
+    lo, hi = points.x[0], points.x[-1]
+    counts, edges = np.histogram(points.x, bins=_INIT_BINS, range=(lo, hi), weights=points.w)
+    mass = np.concatenate([[0.0], np.cumsum(np.cbrt(counts))])
+    targets = (np.arange(k) + 0.5) / k * mass[-1]
+    return np.interp(targets, mass, edges)
+
+
+def _edges_for(points: _Points, centres: np.ndarray) -> np.ndarray:
+    """Cluster edges in the point array when each point goes to its nearest (sorted) centre."""
+    midpoints = (centres[:-1] + centres[1:]) / 2
+    inner = np.searchsorted(points.x, midpoints, side="right")
+    return np.concatenate([[0], inner, [len(points)]])
+
+
+def _lloyd(points: _Points, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted Lloyd iterations from sorted centres until the clusters stop changing."""
+    edges = None
+    for _ in range(_LLOYD_ITERATIONS):
+        new_edges = _edges_for(points, centres)
+        if edges is not None and np.array_equal(new_edges, edges):
+            break
+        edges = new_edges
+        weight, total, _ = points.range_sums(edges[:-1], edges[1:])
+        centres = np.sort(np.where(weight > 0, total / np.where(weight > 0, weight, 1), centres))
+    return centres, edges
+
+
+def _removal_costs(points: _Points, centres: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Increase in error if each centre were removed and its points went to the nearer neighbour."""
+    k = centres.size
+    start, stop = edges[:-1], edges[1:]
+    left = np.concatenate([[-np.inf], centres[:-1]])
+    right = np.concatenate([centres[1:], [np.inf]])
+    with np.errstate(invalid="ignore"):
+        split = np.where(
+            np.isinf(left), start, np.where(np.isinf(right), stop, np.searchsorted(points.x, (left + right) / 2, side="right"))
+        )
+    split = np.clip(split, start, stop)
+    to_left = points.cost_around(start, split, np.where(np.isinf(left), 0.0, left))
+    to_right = points.cost_around(split, stop, np.where(np.isinf(right), 0.0, right))
+    current = points.cost_around(start, stop, centres)
+    costs = to_left + to_right - current
+    return costs if k > 1 else np.full(1, np.inf)
+
+
+def _total_cost(points: _Points, centres: np.ndarray, edges: np.ndarray) -> float:
+    return float(points.cost_around(edges[:-1], edges[1:], centres).sum())
+
+
+def _best_splits(points: _Points, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every cluster, the drop in error of its best cut into two, and where that cut is."""
+    sizes = np.diff(edges)
+    cluster = np.repeat(np.arange(sizes.size), sizes)
+    cuts = np.arange(len(points))  # a cut before point i; only interior cuts count
+    interior = cuts > edges[:-1][cluster]
+    halves = points.range_cost(edges[:-1][cluster], cuts) + points.range_cost(cuts, edges[1:][cluster])
+    halves = np.where(interior, halves, np.inf)
+    starts = edges[:-1][sizes > 0]
+    best_halves = np.full(sizes.size, np.inf)
+    best_halves[sizes > 0] = np.minimum.reduceat(halves, starts)
+    gains = np.where(np.isfinite(best_halves), points.range_cost(edges[:-1], edges[1:]) - best_halves, 0.0)
+    at = np.zeros(sizes.size, dtype=np.int64)
+    is_best = np.flatnonzero(halves <= best_halves[cluster])
+    at[cluster[is_best]] = cuts[is_best]
+    return gains, at
+
+
+def _fit_fast(points: _Points, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Centres and edges: density init and weighted Lloyd, then swaps that move the least useful
+    centre into the cluster whose best cut in two gains most, kept while the error drops."""
+    centres, edges = _lloyd(points, _density_init(points, k))
+    cost = _total_cost(points, centres, edges)
+    failures = 0
+    for _ in range(_SWAPS):
+        gains, at = _best_splits(points, edges)
+        order = np.argsort(-gains)
+        target = int(order[failures])
+        if gains[target] <= 0:
+            break
+        losses = _removal_costs(points, centres, edges)
+        useless = int(np.argmin(np.where(np.arange(k) == target, np.inf, losses)))
+        weight, total, _ = points.range_sums(np.array([edges[target], at[target]]), np.array([at[target], edges[target + 1]]))
+        trial = np.sort(np.concatenate([np.delete(centres, [target, useless]), total / weight]))
+        trial_centres, trial_edges = _lloyd(points, trial)
+        trial_cost = _total_cost(points, trial_centres, trial_edges)
+        if trial_cost < cost:
+            centres, edges, cost, failures = trial_centres, trial_edges, trial_cost, 0
+        else:
+            failures += 1
+            if failures >= min(_PATIENCE, k):
+                break
+    return centres, edges
+
+
+def _histogram_points(flat: np.ndarray) -> tuple[_Points, np.ndarray, float, float]:
+    """Occupied bins of a fine histogram as weighted points (bin means), each value's bin, and the binning."""
+    lo, hi = float(flat.min()), float(flat.max())
+    scale = _HISTOGRAM_BINS / (hi - lo) if hi > lo else 1.0
+    bins = np.minimum(((flat - lo) * scale).astype(np.int32), _HISTOGRAM_BINS - 1)
+    counts = np.bincount(bins, minlength=_HISTOGRAM_BINS)
+    sums = np.bincount(bins, weights=flat, minlength=_HISTOGRAM_BINS)
+    occupied = np.flatnonzero(counts)
+    points = _Points(sums[occupied] / counts[occupied], counts[occupied])
+    return points, bins, lo, scale
+
+
+def _assign_through_bins(flat: np.ndarray, bins: np.ndarray, lo: float, scale: float, centres: np.ndarray) -> np.ndarray:
+    """Nearest-centre label of every value: a per-bin lookup, corrected exactly inside bins a boundary crosses."""
+    midpoints = (centres[:-1] + centres[1:]) / 2
+    bin_width = 1 / scale
+    slack = bin_width * 1e-3  # bins are computed in the input's precision: widen them a little
+    left_edges = lo + np.arange(_HISTOGRAM_BINS) * bin_width
+    first = np.searchsorted(midpoints, left_edges - slack, side="right")
+    last = np.searchsorted(midpoints, left_edges + bin_width + slack, side="right")
+    labels = first.astype(_smallest_index_dtype(centres.size))[bins]
+    crossed = np.flatnonzero((first != last)[bins])
+    labels[crossed] = np.searchsorted(midpoints, flat[crossed], side="right")
+    return labels
+
+
+# ---------------------------------------------------------------- public
+
+
+def kmeans_1d(values: np.ndarray, k: int, method: str = "fast") -> tuple[np.ndarray, np.ndarray]:
+    """Share values among at most k centroids, minimising the sum of squared errors.
+
+    Returns (centroids, labels): float64 centroids sorted ascending (fewer than k when there are
+    fewer distinct values) and, with the shape of `values`, the index of each value's nearest
+    centroid (uint8 for k <= 256). method="exact" is the global optimum (dynamic programming);
+    method="fast" a histogram-based fit within ~1% of it, for millions of values.
+
+    >>> centroids, labels = kmeans_1d([0.0, 0.1, 1.0, 1.2], k=2)
+    >>> centroids.tolist(), labels.tolist()
+    ([0.05, 1.1], [0, 0, 1, 1])
+    """
+    array = finite_array(values, "values")
+    k = integer_in_range(k, "k", 1, MAX_K)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    flat = array.ravel()
+    if flat.dtype.kind != "f":
+        flat = flat.astype(np.float64)
+
+    if method == "exact" or flat.size <= _DISTINCT_LIMIT:
+        points, point_of_value = _distinct_points(flat)
+        if len(points) <= k:
+            centroids = points.x + points.shift
+            return centroids, point_of_value.astype(_smallest_index_dtype(centroids.size)).reshape(array.shape)
+        if method == "exact":
+            edges = _exact_edges(points, k)
+            weight, total, _ = points.range_sums(edges[:-1], edges[1:])
+            centres = total / weight
+        else:
+            centres, edges = _fit_fast(points, k)
+        keep = np.diff(edges) > 0
+        cluster_of_point = np.repeat(np.cumsum(keep) - 1, np.diff(edges))
+        labels = cluster_of_point.astype(_smallest_index_dtype(int(keep.sum())))[point_of_value]
+        return centres[keep] + points.shift, labels.reshape(array.shape)
+
+    points, bins, lo, scale = _histogram_points(flat)
+    if len(points) <= k:
+        centres = points.x
+    else:
+        centres, edges = _fit_fast(points, k)
+        centres = centres[np.diff(edges) > 0]
+    centroids = centres + points.shift
+    labels = _assign_through_bins(flat, bins, lo, scale, centroids)
+    return centroids, labels.reshape(array.shape)
+
+
+def sum_squared_error(values: np.ndarray, centroids: np.ndarray, labels: np.ndarray) -> float:
+    """Sum over values of (value - centroids[label])^2, in float64."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(((values - np.asarray(centroids, dtype=np.float64)[labels]) ** 2).sum())
