@@ -2,7 +2,18 @@
 
 import streamlit as st
 
-SECTIONS: dict[str, list[st.Page]] = {}
+SECTIONS: dict[str, list[st.Page]] = {
+    "Images": [],
+    "Weights": [
+        st.Page("pages/weights.py", title="Weights", icon=":material/grid_on:"),
+        st.Page("pages/autoencoder.py", title="Autoencoder", icon=":material/draw:"),
+    ],
+    "Linear quantization": [
+        st.Page("pages/data_types.py", title="Data types", icon=":material/memory:"),
+        st.Page("pages/mapping.py", title="Scale and affine mapping", icon=":material/straighten:"),
+        st.Page("pages/granularity.py", title="Granularity", icon=":material/view_module:"),
+    ],
+}
 
 
 def landing() -> None:

@@ -60,11 +60,6 @@ class _Points:
         return np.maximum(squares - 2 * centre * total + centre**2 * weight, 0.0)
 
 
-def _distinct_points(flat: np.ndarray) -> tuple[_Points, np.ndarray]:
-    values, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
-    return _Points(values.astype(np.float64), counts), inverse
-
-
 def _smallest_index_dtype(k: int) -> type:
     return np.uint8 if k <= 256 else np.uint16 if k <= 65_536 else np.int32
 
@@ -144,16 +139,17 @@ def _edges_for(points: _Points, centres: np.ndarray) -> np.ndarray:
 
 
 def _lloyd(points: _Points, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted Lloyd iterations from sorted centres until the clusters stop changing."""
-    edges = None
+    """Weighted Lloyd iterations from sorted centres until no centre moves by a quarter of a histogram bin."""
+    settled = (points.x[-1] - points.x[0]) / _HISTOGRAM_BINS / 4
     for _ in range(_LLOYD_ITERATIONS):
-        new_edges = _edges_for(points, centres)
-        if edges is not None and np.array_equal(new_edges, edges):
-            break
-        edges = new_edges
+        edges = _edges_for(points, centres)
         weight, total, _ = points.range_sums(edges[:-1], edges[1:])
-        centres = np.sort(np.where(weight > 0, total / np.where(weight > 0, weight, 1), centres))
-    return centres, edges
+        moved = np.sort(np.where(weight > 0, total / np.where(weight > 0, weight, 1), centres))
+        done = np.abs(moved - centres).max() <= settled
+        centres = moved
+        if done:
+            break
+    return centres, _edges_for(points, centres)
 
 
 def _removal_costs(points: _Points, centres: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -196,26 +192,38 @@ def _best_splits(points: _Points, edges: np.ndarray) -> tuple[np.ndarray, np.nda
     return gains, at
 
 
+def _swapped(points: _Points, centres: np.ndarray, edges: np.ndarray, count: int, skip: int) -> np.ndarray:
+    """Centres with the `count` least useful removed and the clusters that gain most from a cut split.
+
+    `skip` passes over that many of the best cuts, to try others after a refused swap.
+    """
+    gains, at = _best_splits(points, edges)
+    targets = np.argsort(-gains)[skip : skip + count]
+    targets = targets[gains[targets] > 0]
+    losses = _removal_costs(points, centres, edges)
+    losses[targets] = np.inf
+    useless = np.argsort(losses)[: targets.size]
+    weight, total, _ = points.range_sums(np.concatenate([edges[targets], at[targets]]), np.concatenate([at[targets], edges[targets + 1]]))
+    return np.sort(np.concatenate([np.delete(centres, np.concatenate([targets, useless])), total / weight]))
+
+
 def _fit_fast(points: _Points, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Centres and edges: density init and weighted Lloyd, then swaps that move the least useful
-    centre into the cluster whose best cut in two gains most, kept while the error drops."""
+    centres into the clusters whose best cut in two gains most, kept while the error drops
+    (many at once while that works, then one at a time)."""
     centres, edges = _lloyd(points, _density_init(points, k))
     cost = _total_cost(points, centres, edges)
-    failures = 0
+    count, failures = max(1, k // 16), 0
     for _ in range(_SWAPS):
-        gains, at = _best_splits(points, edges)
-        order = np.argsort(-gains)
-        target = int(order[failures])
-        if gains[target] <= 0:
+        trial = _swapped(points, centres, edges, count, failures if count == 1 else 0)
+        if trial.size != k:
             break
-        losses = _removal_costs(points, centres, edges)
-        useless = int(np.argmin(np.where(np.arange(k) == target, np.inf, losses)))
-        weight, total, _ = points.range_sums(np.array([edges[target], at[target]]), np.array([at[target], edges[target + 1]]))
-        trial = np.sort(np.concatenate([np.delete(centres, [target, useless]), total / weight]))
         trial_centres, trial_edges = _lloyd(points, trial)
         trial_cost = _total_cost(points, trial_centres, trial_edges)
         if trial_cost < cost:
             centres, edges, cost, failures = trial_centres, trial_edges, trial_cost, 0
+        elif count > 1:
+            count //= 2
         else:
             failures += 1
             if failures >= min(_PATIENCE, k):
@@ -273,10 +281,11 @@ def kmeans_1d(values: np.ndarray, k: int, method: str = "fast") -> tuple[np.ndar
         flat = flat.astype(np.float64)
 
     if method == "exact" or flat.size <= _DISTINCT_LIMIT:
-        points, point_of_value = _distinct_points(flat)
-        if len(points) <= k:
-            centroids = points.x + points.shift
+        distinct, point_of_value, counts = np.unique(flat, return_inverse=True, return_counts=True)
+        if distinct.size <= k:
+            centroids = distinct.astype(np.float64)
             return centroids, point_of_value.astype(_smallest_index_dtype(centroids.size)).reshape(array.shape)
+        points = _Points(distinct.astype(np.float64), counts)
         if method == "exact":
             edges = _exact_edges(points, k)
             weight, total, _ = points.range_sums(edges[:-1], edges[1:])
