@@ -43,13 +43,12 @@ def condition_number(A: np.ndarray, p: object = 1) -> float:
     """||A||_p * ||A^-1||_p for a square A; inf when A is singular to working precision (decided by the SVD)."""
     matrix = square_matrix(A, "A")
     order = _norm_order(p)
-    u, s, vt = np.linalg.svd(matrix)
-    if is_singular(s, matrix.shape):
+    singular_values = np.linalg.svd(matrix, compute_uv=False)
+    if is_singular(singular_values, matrix.shape):
         return float("inf")
     if order == 2:
-        return float(s[0] / s[-1])
-    inverse = (vt.T / s) @ u.T
-    return float(np.linalg.norm(matrix, order) * np.linalg.norm(inverse, order))
+        return float(singular_values[0] / singular_values[-1])
+    return float(np.linalg.norm(matrix, order) * np.linalg.norm(np.linalg.inv(matrix), order))
 
 
 def relative_error(W: np.ndarray, Q: np.ndarray, p: object = 1) -> float:

@@ -1,0 +1,44 @@
+"""Seeded random weight matrices with the distributions the weights page compares.
+
+- "normal":  N(0, 1)
+- "uniform": U(-2, 2)
+- "outlier": N(0, 1) with one entry, at a seeded position, set to OUTLIER_VALUE (25)
+- "laplace": Laplace(0, 1/sqrt(2)), heavier tails than the normal at the same variance 1
+- "bimodal": an even mix of N(-2, 0.5^2) and N(+2, 0.5^2), no weights near 0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.checks import integer_in_range
+
+DISTRIBUTIONS = ("normal", "uniform", "outlier", "laplace", "bimodal")
+OUTLIER_VALUE = 25.0
+MAX_SIZE = 4096
+
+
+def weight_matrix(distribution: str, n: int, seed: int = 0) -> np.ndarray:
+    """An (n, n) float32 matrix of weights drawn from `distribution`; the same seed gives the same matrix.
+
+    >>> weight_matrix("outlier", 20, seed=1).max()
+    np.float32(25.0)
+    """
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}; got {distribution!r}")
+    n = integer_in_range(n, "n", 1, MAX_SIZE)
+    seed = integer_in_range(seed, "seed", 0, 2**32 - 1)
+    rng = np.random.default_rng(seed)
+    shape = (n, n)
+    if distribution == "normal":
+        weights = rng.standard_normal(shape)
+    elif distribution == "uniform":
+        weights = rng.uniform(-2.0, 2.0, shape)
+    elif distribution == "outlier":
+        weights = rng.standard_normal(shape)
+        weights[np.unravel_index(rng.integers(n * n), shape)] = OUTLIER_VALUE
+    elif distribution == "laplace":
+        weights = rng.laplace(0.0, 1 / np.sqrt(2), shape)
+    else:
+        weights = rng.normal(np.where(rng.random(shape) < 0.5, -2.0, 2.0), 0.5)
+    return weights.astype(np.float32)

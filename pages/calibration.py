@@ -1,0 +1,156 @@
+"""Calibration: choosing where to clip real activations of the autoencoder before quantizing them."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import autoencoder, calibration, mnist
+
+N_CALIBRATION = 500
+END_TO_END_BITS = (8, 4)
+HISTOGRAM_BINS = 200
+METHOD_LABELS = {
+    "max": "max",
+    "percentile": "percentile",
+    "entropy": "entropy (KL, TensorRT)",
+    "mse": "MSE sweep",
+}
+METHOD_COLORS = {"max": "black", "percentile": "darkorange", "entropy": "seagreen", "mse": "crimson"}
+
+
+@st.cache_resource(show_spinner="Loading the autoencoder and the digits…")
+def setup():
+    """(model, state dict, calibration digits, held-out digits), or None until the model file exists."""
+    if not autoencoder.MODEL_PATH.exists():
+        return None
+    train_images, _, heldout_images, _ = mnist.load_split()
+    return autoencoder.load_autoencoder(), autoencoder.load_state_dict(), train_images[:N_CALIBRATION], heldout_images
+
+
+@st.cache_data(max_entries=2, show_spinner="Running the digits through the autoencoder…")
+def activations(split: str) -> dict[str, np.ndarray]:
+    """{layer: the activations entering it, flattened} on the calibration or held-out digits."""
+    _, state, calibration_images, heldout_images = setup()
+    images = calibration_images if split == "calibration" else heldout_images
+    return {layer: values.ravel() for layer, values in autoencoder.layer_inputs(state, images).items()}
+
+
+@st.cache_data(max_entries=64, show_spinner="Calibrating…")
+def thresholds(layer: str, bits: int, percentile: float) -> dict[str, float]:
+    return {method: calibration.threshold(activations("calibration")[layer], method, bits, percentile) for method in calibration.METHODS}
+
+
+@st.cache_data(max_entries=8, show_spinner="Quantizing every layer's activations and reconstructing the held-out digits…")
+def end_to_end(percentile: float) -> tuple[float, dict[str, list[float]]]:
+    """(float MSE, {method: held-out MSE with all activations quantized at each of END_TO_END_BITS})."""
+    model, state, _, heldout_images = setup()
+    float_mse = autoencoder.mse(heldout_images, autoencoder.reconstruct(state, heldout_images))
+    table = {}
+    for method in calibration.METHODS:
+        table[method] = [
+            autoencoder.mse(heldout_images, calibration.reconstruct_with_quantized_activations(
+                model, heldout_images, calibration.layer_thresholds(activations("calibration"), method, bits, percentile), bits))
+            for bits in END_TO_END_BITS
+        ]
+    return float_mse, table
+
+
+def layer_label(layer: str) -> str:
+    return "fc1 input: the pixels" if layer == "fc1" else f"{layer} input: the ReLU outputs of the layer before"
+
+
+st.title("Calibration")
+st.write(
+    "Weights are known before the model runs; activations are not. To quantize them, pick a clip "
+    "threshold t from sample inputs: too high and the steps are coarse, too low and large activations "
+    "are clipped. Here are the four usual rules on the real activations of the autoencoder."
+)
+loaded = setup()
+if loaded is None:
+    st.info("The shipped autoencoder (models/autoencoder.safetensors) is not there yet.")
+    st.stop()
+st.caption(
+    f"Thresholds are calibrated on {N_CALIBRATION} training digits and judged on the 500 held-out digits, so "
+    "no method sees the digits it is scored on. All these activations are ≥ 0, so each is stored as an "
+    "unsigned code 0…2^b − 1 on [0, t] (zero point 0) — no code is spent on negatives."
+)
+
+left, middle, right = st.columns(3)
+layer = left.selectbox("Activations", list(activations("calibration")), format_func=layer_label, index=2)
+bits = middle.slider("Bits", 2, 8, 8)
+percentile = right.number_input("Percentile", min_value=90.0, max_value=100.0, value=99.99, step=0.01, format="%.3f")
+
+values = activations("calibration")[layer]
+try:
+    chosen = thresholds(layer, bits, float(percentile))
+except ValueError as error:
+    st.error(f"Could not calibrate: {error}")
+    st.stop()
+
+counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+histogram = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), marker_color="lightsteelblue", name="activations"))
+for method, t in chosen.items():
+    histogram.add_vline(x=t, line_color=METHOD_COLORS[method], line_dash="dash")
+    histogram.add_trace(go.Scatter(x=[t, t], y=[None, None], mode="lines", line=dict(color=METHOD_COLORS[method], dash="dash"), name=f"{METHOD_LABELS[method]}: t = {t:.3g}"))
+histogram.update_layout(
+    height=380, yaxis_type="log", xaxis_title=f"activation entering {layer}", yaxis_title="count (log)",
+    margin=dict(l=10, r=10, t=30, b=10), bargap=0, xaxis_range=[edges[0] - (edges[1] - edges[0]) * 3, edges[-1] * 1.03],
+)
+st.plotly_chart(histogram)
+zeros = np.mean(values == 0)
+st.caption(f"{values.size:,} activations from {N_CALIBRATION} digits; {zeros:.0%} of them are exactly 0 (ReLU), which every threshold stores exactly.")
+
+heldout_values = activations("heldout")[layer]
+parts = {method: calibration.error_parts(heldout_values, t, bits) for method, t in chosen.items()}
+st.dataframe(
+    {
+        "method": [METHOD_LABELS[m] for m in chosen],
+        "threshold t": list(chosen.values()),
+        "held-out values clipped": [f"{np.mean(heldout_values > t):.4%}" for t in chosen.values()],
+        "rounding MSE": [parts[m][0] for m in chosen],
+        "clipping MSE": [parts[m][1] for m in chosen],
+        "activation MSE": [sum(parts[m]) for m in chosen],
+    },
+    hide_index=True,
+    column_config={name: st.column_config.NumberColumn(format="%.4g") for name in ("threshold t", "rounding MSE", "clipping MSE", "activation MSE")},
+)
+best = min(parts, key=lambda m: sum(parts[m]))
+st.metric(f"Lowest activation MSE at {bits} bits on held-out activations", METHOD_LABELS[best], help=f"{sum(parts[best]):.3g}")
+
+with st.expander("How entropy and MSE choose"):
+    kl_t, kl = calibration.kl_curve(values, bits)
+    mse_t, rounding, clipping = calibration.mse_curve(values, bits)
+    left, right = st.columns(2)
+    figure = go.Figure(go.Scatter(x=kl_t, y=kl, mode="lines", line=dict(color=METHOD_COLORS["entropy"])))
+    figure.update_layout(height=300, title="KL(P ‖ Q) per cut point", xaxis_title="t", yaxis_type="log", margin=dict(l=10, r=10, t=40, b=10))
+    left.plotly_chart(figure)
+    figure = go.Figure([go.Scatter(x=mse_t, y=rounding, name="rounding"), go.Scatter(x=mse_t, y=clipping, name="clipping"),
+                        go.Scatter(x=mse_t, y=rounding + clipping, name="total", line=dict(color=METHOD_COLORS["mse"]))])
+    figure.update_layout(height=300, title="Quantization MSE per threshold", xaxis_title="t", yaxis_type="log", margin=dict(l=10, r=10, t=40, b=10))
+    right.plotly_chart(figure)
+    st.caption(
+        "Entropy: a 2048-bin histogram of the activations; for each cut from bin 128 up, the clipped tail is "
+        "added to the last kept bin (P) and the kept bins are merged into as many levels as the code has (Q); "
+        "t is the cut with the least KL divergence. TensorRT merges into 128 levels because it stores signed "
+        "int8; these activations are ≥ 0 and unsigned, so the 8-bit code has 256 levels on [0, t] (as NVIDIA's "
+        "pytorch-quantization does for unsigned inputs). MSE: 100 thresholds from max/100 to max, exact error each."
+    )
+
+st.subheader("End to end: every activation quantized")
+float_mse, table = end_to_end(float(percentile))
+st.dataframe(
+    {
+        "method": [METHOD_LABELS[m] for m in table],
+        **{f"held-out MSE, {b}-bit activations": [row[i] for row in table.values()] for i, b in enumerate(END_TO_END_BITS)},
+        **{f"vs float, {b} bits": [f"{row[i] / float_mse - 1:+.1%}" for row in table.values()] for i, b in enumerate(END_TO_END_BITS)},
+    },
+    hide_index=True,
+    column_config={f"held-out MSE, {b}-bit activations": st.column_config.NumberColumn(format="%.5f") for b in END_TO_END_BITS},
+)
+st.metric("Float reconstruction MSE (held out)", f"{float_mse:.5f}")
+st.caption(
+    "The inputs of all five Linear layers (pixels and ReLU outputs) are quantized, each with its own "
+    "threshold from the method; weights stay float. The percentile above applies here too."
+)

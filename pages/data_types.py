@@ -1,0 +1,161 @@
+"""Data types: the bits of one number in FP32, FP16, BF16, FP8 E4M3/E5M2 and INT8, and what each format keeps."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import numpy as np
+import streamlit as st
+
+from core import dtypes
+
+SIGN, EXPONENT, MANTISSA = "#d62728", "#2ca02c", "#1f77b4"
+MAX_EXACT_DIGITS = 30
+SOURCES = ("Type a number", "A weight of the autoencoder")
+
+
+@st.cache_resource(show_spinner="Loading the autoencoder's weights…")
+def model_weights() -> dict[str, np.ndarray]:
+    """The shipped autoencoder's weight matrices, or nothing until the model file exists."""
+    from core import autoencoder  # imports torch: only once, and only here
+
+    return autoencoder.layer_weights() if autoencoder.MODEL_PATH.exists() else {}
+
+
+def parse_number(text: str) -> float:
+    """A typed number; accepts 0.1, -3e-5, inf, -inf, nan."""
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ValueError(f"type one number such as 0.1, -3e-5, 70000, inf or nan; got {text!r}") from None
+
+
+def colored_bits(encoding: dtypes.Encoding) -> str:
+    sign, exponent, mantissa = encoding.bits.split(" ")
+    return (
+        f"<code><span style='color:{SIGN}'>{sign}</span>&nbsp;<span style='color:{EXPONENT}'>{exponent}</span>"
+        f"&nbsp;<span style='color:{MANTISSA}'>{mantissa}</span></code>"
+    )
+
+
+def decomposition(encoding: dtypes.Encoding, fmt: dtypes.FloatFormat) -> str:
+    """The stored value as (−1)^s · 2^(e − bias) · significand."""
+    if encoding.kind in ("nan", "infinity"):
+        return "exponent all ones: " + ("NaN" if encoding.kind == "nan" else "±∞")
+    sign = "−" if encoding.sign else "+"
+    if encoding.exponent == 0:
+        significand = encoding.mantissa / 2**fmt.mantissa_bits
+        return f"{sign}2^{1 - fmt.bias} × {shown(significand)} (subnormal: no hidden 1)"
+    significand = 1 + encoding.mantissa / 2**fmt.mantissa_bits
+    return f"{sign}2^{encoding.exponent - fmt.bias} × {shown(significand)}"
+
+
+def shown(value: float) -> str:
+    """Non-finite values by name; finite ones exactly when that takes at most 30 digits, else to 17."""
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "∞" if value > 0 else "−∞"
+    exact = Decimal(value)
+    return format(exact, "f") if len(exact.as_tuple().digits) <= MAX_EXACT_DIGITS else repr(value)
+
+
+def error_text(encoding: dtypes.Encoding) -> str:
+    if math.isnan(encoding.error):
+        return "—"
+    if encoding.value == 0 or encoding.error == 0:
+        return shown(encoding.error)
+    return f"{encoding.error:.3g} (relative {abs(encoding.error / encoding.value):.2g})"
+
+
+KIND_NOTES = {
+    "infinity": "overflow → ∞",
+    "saturated": "overflow → clamped to ±448 (E4M3 has no ∞)",
+    "subnormal": "subnormal",
+    "zero": "zero",
+    "nan": "NaN",
+    "normal": "normal",
+}
+
+st.title("Data types")
+st.write(
+    "Every float format spends its bits on a sign, an exponent (the range) and a mantissa (the precision). "
+    "Type a number, or pick a real weight, and see which bits each format stores, the value it actually "
+    "keeps and the rounding error (round to nearest, ties to even; torch's dtypes are the reference)."
+)
+
+weights = model_weights()
+source = st.radio("Value", SOURCES if weights else SOURCES[:1], horizontal=True)
+if source == SOURCES[0]:
+    text = st.text_input("Number", "0.1", help="Also try 70000, 1e-8, 500, inf, nan.")
+    try:
+        value = parse_number(text)
+    except ValueError as error:
+        st.error(f"Could not read the number: {error}")
+        st.stop()
+else:
+    left, right = st.columns([1, 3])
+    layer = left.selectbox("Layer", list(weights))
+    flat = weights[layer].ravel()
+    index = right.slider("Weight index (row-major)", 0, flat.size - 1, 0)
+    value = float(flat[index])
+    st.caption(f"{layer}[{index // weights[layer].shape[1]}, {index % weights[layer].shape[1]}] = {value!r} (stored in FP32)")
+
+rows = ["| Format | Bits: sign exponent mantissa | Stored value | As 2^e × significand | Error (relative) | |", "|---|---|---|---|---|---|"]
+for name, fmt in dtypes.FORMATS.items():
+    encoding = dtypes.encode(value, name)
+    rows.append(
+        f"| {name} | {colored_bits(encoding)} | {shown(encoding.stored)} | {decomposition(encoding, fmt)} | "
+        f"{error_text(encoding)} | {KIND_NOTES[encoding.kind]} |"
+    )
+st.markdown("\n".join(rows), unsafe_allow_html=True)
+st.caption(
+    f"<span style='color:{SIGN}'>sign</span> · <span style='color:{EXPONENT}'>exponent</span> · "
+    f"<span style='color:{MANTISSA}'>mantissa</span>. Normal values are (−1)^s · 2^(e − bias) · 1.m; with the "
+    "exponent field 0 they are subnormal, 2^(1 − bias) · 0.m, filling the gap down to 0 evenly. FP8 E4M3 "
+    "(torch's float8_e4m3fn) has no infinity: it keeps its top exponent for numbers up to 448 and one NaN "
+    "pattern, and torch saturates overflow (and ±∞) to ±448; the OCP FP8 spec allows saturating or NaN.",
+    unsafe_allow_html=True,
+)
+
+st.subheader("What each format can hold")
+st.dataframe(
+    {
+        "format": list(dtypes.FORMATS),
+        "bits (s + e + m)": [f"1 + {f.exponent_bits} + {f.mantissa_bits} = {f.total_bits}" for f in dtypes.FORMATS.values()],
+        "exponent bias": [f.bias for f in dtypes.FORMATS.values()],
+        "max": [f.max_finite for f in dtypes.FORMATS.values()],
+        "smallest normal": [f.smallest_normal for f in dtypes.FORMATS.values()],
+        "smallest subnormal": [f.smallest_subnormal for f in dtypes.FORMATS.values()],
+        "epsilon (gap above 1)": [f.epsilon for f in dtypes.FORMATS.values()],
+        "overflow": ["±∞" if f.has_infinity else "saturates to ±448" for f in dtypes.FORMATS.values()],
+    },
+    hide_index=True,
+    column_config={
+        name: st.column_config.NumberColumn(format="%.6g")
+        for name in ("max", "smallest normal", "smallest subnormal", "epsilon (gap above 1)")
+    },
+)
+st.caption("BF16 keeps FP32's 8-bit exponent (the same range) with 7 mantissa bits; FP16 trades range for 3 more mantissa bits.")
+
+st.subheader("INT8 with a scale")
+st.write(
+    "An integer format has no exponent: one scale s, shared by a whole tensor, sets the range. "
+    "The value is stored as q = round(x / s), clamped to −127…127, and read back as s·q."
+)
+scale = st.number_input("Scale s", min_value=1e-12, max_value=1e12, value=0.01, format="%.6g")
+if not math.isfinite(value):
+    st.info("INT8 has no code for ∞ or NaN: a scaled integer can only hold finite values.")
+else:
+    try:
+        int8 = dtypes.int8_encode(value, scale)
+    except ValueError as error:
+        st.error(f"Could not encode in INT8: {error}")
+        st.stop()
+    a, b, c, d = st.columns(4)
+    a.metric("Code q", int8.mantissa)
+    b.markdown(f"**Bits (two's complement)**\n\n`{int8.bits}`")
+    c.metric("Stored s·q", f"{int8.stored:.6g}")
+    d.metric("Error", f"{int8.error:.3g}")
+    if int8.kind == "saturated":
+        st.warning(f"{value:.6g} is beyond 127·s = {127 * scale:.6g}: it is clipped to the largest code.")
+    st.caption(f"INT8 steps are all s = {scale:.6g} apart, from {-127 * scale:.6g} to {127 * scale:.6g}; a float's steps grow with its exponent.")

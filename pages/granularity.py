@@ -1,0 +1,101 @@
+"""Granularity: one scale per tensor, row, column, group or element — error against the bits spent on scales."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import linear
+
+BIT_WIDTHS = tuple(range(2, 9))
+SYNTHETIC = "synthetic"
+SYNTHETIC_SHAPE = (256, 256)
+OUTLIER_ROWS = 4
+OUTLIER_FACTOR = 10.0
+MAPPINGS = {True: "symmetric (scale only)", False: "asymmetric (scale and zero point)"}
+
+
+@st.cache_resource(show_spinner="Loading the autoencoder's layers…")
+def model_layers() -> dict[str, np.ndarray]:
+    """The shipped autoencoder's weight matrices, or nothing until the model file exists."""
+    from core import autoencoder  # imports torch: only once, and only here
+
+    return autoencoder.layer_weights() if autoencoder.MODEL_PATH.exists() else {}
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def synthetic_matrix(seed: int) -> np.ndarray:
+    """N(0, 1) weights with OUTLIER_ROWS rows, at seeded positions, OUTLIER_FACTOR times larger."""
+    rng = np.random.default_rng(seed)
+    weights = rng.standard_normal(SYNTHETIC_SHAPE).astype(np.float32)
+    weights[rng.choice(SYNTHETIC_SHAPE[0], OUTLIER_ROWS, replace=False)] *= OUTLIER_FACTOR
+    return weights
+
+
+def weights_for(choice: str) -> np.ndarray:
+    return synthetic_matrix(0) if choice == SYNTHETIC else model_layers()[choice]
+
+
+@st.cache_data(max_entries=24, show_spinner="Quantizing at every granularity and bit width…")
+def curves(choice: str, symmetric: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return linear.granularity_errors(weights_for(choice), BIT_WIDTHS, symmetric)
+
+
+st.title("Granularity")
+st.write(
+    "One scale for a whole tensor is cheap to store, but a single large weight stretches the grid for "
+    "everyone. Giving each row, column or group of weights its own scale fits the grid to the local range, "
+    "at the price of storing more scales. Here is that trade: error against the bits each weight really costs."
+)
+
+layers = model_layers()
+labels = {SYNTHETIC: f"Synthetic {SYNTHETIC_SHAPE[0]}×{SYNTHETIC_SHAPE[1]}: N(0, 1) with {OUTLIER_ROWS} rows ×{OUTLIER_FACTOR:g}"}
+labels |= {name: f"Autoencoder {name} ({w.shape[0]}×{w.shape[1]}, out × in)" for name, w in layers.items()}
+left, right = st.columns([3, 2])
+choice = left.selectbox("Weights", list(labels), format_func=labels.get)
+symmetric = right.radio("Mapping", list(MAPPINGS), format_func=MAPPINGS.get)
+weights = weights_for(choice)
+try:
+    results = curves(choice, symmetric)
+except ValueError as error:
+    st.error(f"Could not quantize these weights: {error}")
+    st.stop()
+
+figure = go.Figure()
+for name, (storage, errors) in results.items():
+    if name == "per element":  # exact (error 0 up to float32 rounding) at 32 + b bits: off this chart's scale
+        continue
+    figure.add_trace(go.Scatter(
+        x=storage, y=errors, mode="lines+markers+text", name=name, text=[str(b) for b in BIT_WIDTHS],
+        textposition="top center", textfont=dict(size=9),
+        hovertemplate=f"{name}<br>%{{x:.3f}} bits per weight<br>relative error %{{y:.3g}}<extra></extra>",
+    ))
+figure.update_layout(
+    height=460, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="bits per weight, scales and zero points included",
+    yaxis_title="relative error ‖W − Q‖_F / ‖W‖_F (log)", yaxis_type="log",
+)
+st.plotly_chart(figure)
+st.caption(
+    "Each point is one bit width (2…8, printed on it). Scales are stored as 32-bit floats; the asymmetric "
+    "mapping adds a b-bit zero point per block. Groups run along a row (the input dimension); when the "
+    "group size does not divide the row, the last group of the row is shorter. Per element is left off the "
+    "chart: it is exact (each weight becomes its own scale, error 0 up to float32 rounding) at 32 + b bits "
+    "per weight or more — more than the float it replaces."
+)
+
+bits = st.slider("Bits per code", 2, 8, 4)
+column = BIT_WIDTHS.index(bits)
+blocks = linear.granularities(weights.shape)
+table = {
+    "granularity": list(results),
+    "block size": [f"{rows}×{cols}" for rows, cols in blocks.values()],
+    "scales stored": [linear.block_count(weights.shape, block) for block in blocks.values()],
+    "bits per weight": [round(float(results[name][0][column]), 4) for name in results],
+    "relative error": [float(results[name][1][column]) for name in results],
+}
+st.dataframe(table, hide_index=True)
+per_tensor, per_row = results["per tensor"][1][column], results["per row"][1][column]
+a, b = st.columns(2)
+a.metric(f"Relative error per tensor at {bits} bits", f"{per_tensor:.3g}")
+b.metric("Per row", f"{per_row:.3g}", delta=f"{per_row / per_tensor - 1:+.0%}", delta_color="inverse")

@@ -1,0 +1,156 @@
+"""Integer layer: one Linear layer of the autoencoder computed in int8/int32, stage by stage, then the whole model."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from core import autoencoder, mnist, qlinear
+
+N_CALIBRATION = 500
+SHOWN_OUTPUTS = 8
+SHOWN_WEIGHTS = (4, 8)
+IMAGE_PIXELS = 168
+GRANULARITY = {True: "per output channel (one scale per row of W)", False: "per tensor (one scale for W)"}
+
+
+@st.cache_resource(show_spinner="Loading the autoencoder and the digits…")
+def setup():
+    """(state dict, layer names, calibration inputs per layer, held-out digits), or None until the model exists."""
+    if not autoencoder.MODEL_PATH.exists():
+        return None
+    train_images, _, heldout_images, _ = mnist.load_split()
+    state = autoencoder.load_state_dict()
+    return state, autoencoder.LAYER_NAMES, autoencoder.layer_inputs(state, train_images[:N_CALIBRATION]), heldout_images
+
+
+@st.cache_resource(show_spinner="Quantizing the layers to int8…")
+def integer_layers(per_channel: bool) -> list[qlinear.Int8Linear]:
+    state, names, calibration_inputs, _ = setup()
+    return qlinear.quantize_autoencoder(state, names, calibration_inputs, per_channel)
+
+
+@st.cache_data(max_entries=4, show_spinner="Running the 500 held-out digits in integers and in float…")
+def heldout_mse(per_channel: bool) -> tuple[float, float]:
+    """(W8A8 MSE, float MSE) of the reconstructions of all held-out digits."""
+    state, _, _, heldout_images = setup()
+    integer = qlinear.reconstruct_w8a8(integer_layers(per_channel), heldout_images)
+    return autoencoder.mse(heldout_images, integer), autoencoder.mse(heldout_images, autoencoder.reconstruct(state, heldout_images))
+
+
+def digit_png(pixels: np.ndarray) -> bytes:
+    """A 784-pixel digit in [0, 1] as PNG bytes, enlarged without smoothing."""
+    image = Image.fromarray(np.clip(np.rint(pixels.reshape(28, 28) * 255), 0, 255).astype(np.uint8), mode="L")
+    buffer = io.BytesIO()
+    image.resize((IMAGE_PIXELS, IMAGE_PIXELS), Image.Resampling.NEAREST).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+st.title("Integer layer")
+st.write(
+    "Deployed int8 models never multiply floats: inputs and weights are stored as 8-bit integers, products "
+    "are summed in 32-bit integers, and one multiplication by a precomputed scale brings the sum back to "
+    "8 bits for the next layer. Follow one held-out digit through the first layer, stage by stage."
+)
+loaded = setup()
+if loaded is None:
+    st.info("The shipped autoencoder (models/autoencoder.safetensors) is not there yet.")
+    st.stop()
+state, names, _, heldout_images = loaded
+
+left, right = st.columns(2)
+index = left.slider("Held-out digit", 0, len(heldout_images) - 1, 0)
+per_channel = right.radio("Weight scales", list(GRANULARITY), format_func=GRANULARITY.get)
+layers = integer_layers(per_channel)
+fc1 = layers[0]
+digit = heldout_images[index : index + 1]
+
+st.subheader(f"1. Input: uint8, affine (s_x = {fc1.input_scale:.6g}, z_x = {fc1.input_zero_point})")
+x_codes = qlinear.quantize_input(fc1, digit)
+left, right = st.columns([1, 3])
+left.image(digit_png(x_codes[0] / 255), caption="the codes x_q as an image")
+right.write(
+    f"x_q = clamp(round(x / s_x) + z_x, 0, 255). The pixels of these digits are k/255 and span [0, 1], so "
+    f"s_x = 1/255 and the codes are the original bytes: {np.count_nonzero(x_codes)} of 784 pixels are nonzero, "
+    f"the largest code is {x_codes.max()}."
+)
+
+st.subheader("2. Weights: int8, symmetric")
+rows, cols = SHOWN_WEIGHTS
+scales = fc1.weight_scale[:, 0]
+st.write(
+    f"W_q = clamp(round(W / s_w), −127, 127), "
+    + (f"one s_w per row, from {scales.min():.3g} to {scales.max():.3g}." if per_channel else f"one s_w = {scales[0]:.3g} for all.")
+)
+left, right = st.columns(2)
+left.caption(f"W (float), top-left {rows}×{cols}")
+left.dataframe(state["fc1.weight"][:rows, :cols], hide_index=True)
+right.caption(f"W_q (int8), top-left {rows}×{cols}")
+right.dataframe(fc1.weight[:rows, :cols], hide_index=True)
+
+st.subheader("3. Bias: int32 at the accumulator's scale s_x·s_w")
+accumulator_scale = fc1.accumulator_scale
+st.write(
+    "b_q = round(b / (s_x·s_w)): the bias is added straight into the integer sum, so it needs the sum's scale, "
+    + (f"here from {accumulator_scale.min():.3g} to {accumulator_scale.max():.3g} (one per output)." if per_channel
+       else f"here {accumulator_scale[0]:.3g} for every output.")
+)
+
+st.subheader("4. Accumulate in int32")
+accumulator = qlinear.accumulate(fc1, x_codes)
+st.write("acc = Σ (x_q − z_x)·W_q + b_q, exact in 32 bits: each product is at most 255·127, and 784 of them fit with room to spare.")
+
+st.subheader(f"5. Requantize to uint8 (s_y = {fc1.output_scale:.6g}, z_y = {fc1.output_zero_point})")
+y_codes = qlinear.requantize(fc1, accumulator)
+st.write(
+    "y_q = clamp(round(acc · s_x·s_w / s_y) + z_y, 0, 255). The output range starts at 0, so z_y = 0 and the "
+    "clamp at 0 *is* the ReLU: negative sums become code 0. These codes go straight into fc2."
+)
+pre_activation = digit @ state["fc1.weight"].T + state["fc1.bias"]
+shown = np.argsort(-pre_activation[0])[:SHOWN_OUTPUTS]
+restored = qlinear.dequantize_output(fc1, y_codes)[0]
+st.dataframe(
+    {
+        "output": shown,
+        "bias b": state["fc1.bias"][shown],
+        "b_q (int32)": fc1.bias[shown],
+        "acc (int32)": accumulator[0, shown],
+        "acc · s_x·s_w": accumulator[0, shown] * accumulator_scale[shown],
+        "float W x + b": pre_activation[0, shown],
+        "y_q (uint8)": y_codes[0, shown],
+        "s_y · y_q": restored[shown],
+        "float ReLU(W x + b)": np.maximum(pre_activation[0, shown], 0),
+    },
+    hide_index=True,
+)
+error = np.abs(restored - np.maximum(pre_activation[0], 0))
+inside = np.maximum(pre_activation[0], 0) <= 255 * fc1.output_scale
+a, b, c = st.columns(3)
+a.metric("Outputs of fc1", f"{y_codes.size:,}")
+b.metric("Largest error, in steps s_y", f"{error[inside].max() / fc1.output_scale:.2f}", help="over outputs inside the output range")
+c.metric("Outputs clipped at the top", int(np.count_nonzero(~inside)))
+st.caption(f"The {SHOWN_OUTPUTS} outputs with the largest float values on this digit.")
+
+st.header("The whole autoencoder in integers (W8A8)")
+st.write(
+    "All five layers chained this way: uint8 codes in, int8 weights, int32 sums, uint8 codes out; only the "
+    "final sigmoid runs on floats. Ranges come from 500 training digits."
+)
+integer = qlinear.reconstruct_w8a8(layers, digit)
+floating = autoencoder.reconstruct(state, digit)
+left, middle, right = st.columns(3)
+left.image(digit_png(digit[0]), caption="held-out digit")
+middle.image(digit_png(floating[0]), caption=f"float32: MSE {autoencoder.mse(digit, floating):.4f}")
+right.image(digit_png(integer[0]), caption=f"W8A8 integers: MSE {autoencoder.mse(digit, integer):.4f}")
+integer_mse, float_mse = heldout_mse(per_channel)
+a, b = st.columns(2)
+a.metric("Held-out MSE, float32", f"{float_mse:.5f}")
+b.metric("Held-out MSE, W8A8", f"{integer_mse:.5f}", delta=f"{integer_mse / float_mse - 1:+.2%}", delta_color="inverse")
+st.caption(
+    "The integer layer equals torch.ao.nn.quantized.Linear code for code on the QNNPACK engine; on the x86 "
+    "engine (FBGEMM) a few codes differ by 1 because it adds the bias in float after scaling instead of "
+    "rounding it to int32 first (tests/test_qlinear.py)."
+)

@@ -1,0 +1,255 @@
+"""Weights: quantize a weight matrix by k-means weight sharing or linear quantization and measure the error."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import distributions, norms, weight_sharing
+from core.divergence import DEFAULT_BINS, shared_histograms
+
+DISTRIBUTION_LABELS = {
+    "normal": "Normal N(0, 1)",
+    "uniform": "Uniform U(−2, 2)",
+    "outlier": "Normal with one outlier (one entry = 25)",
+    "laplace": "Laplacian (variance 1)",
+    "bimodal": "Bimodal: N(−2, 0.5²) and N(2, 0.5²)",
+}
+METHOD_LABELS = {
+    "kmeans": "k-means weight sharing",
+    "minmax": "linear, min–max (affine)",
+    "absmax": "linear, abs-max (symmetric)",
+}
+NORM_LABELS = {
+    1: "1-norm: max column abs sum",
+    2: "2-norm: largest singular value",
+    "inf": "∞-norm: max row abs sum",
+    "fro": "Frobenius",
+}
+NORM_SYMBOLS = {1: "₁", 2: "₂", "inf": "∞", "fro": "F"}
+MAX_HEATMAP_SIDE = 512
+SEED_KEY = "weights_seed"
+
+
+@st.cache_resource(show_spinner="Loading the autoencoder's layers…")
+def real_layers() -> dict[str, np.ndarray]:
+    """The shipped autoencoder's weight matrices, or nothing until the model file exists."""
+    from core import autoencoder  # imports torch: only once, and only here
+
+    return autoencoder.layer_weights() if autoencoder.MODEL_PATH.exists() else {}
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def matrix(choice: str, n: int, seed: int) -> np.ndarray:
+    if choice in distributions.DISTRIBUTIONS:
+        return distributions.weight_matrix(choice, n, seed)
+    return real_layers()[choice]
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def inputs(length: int) -> np.ndarray:
+    return weight_sharing.random_inputs(length)
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing the condition number (an SVD of W)…")
+def condition(choice: str, n: int, seed: int, p: object) -> float:
+    return norms.condition_number(matrix(choice, n, seed), p)
+
+
+@st.cache_data(max_entries=32, show_spinner="Quantizing and measuring…")
+def report(choice: str, n: int, seed: int, bits: int, method: str, p: object) -> weight_sharing.WeightReport:
+    weights = matrix(choice, n, seed)
+    return weight_sharing.weight_report(weights, bits, method, p, inputs(weights.shape[1]))
+
+
+@st.cache_data(max_entries=16, show_spinner="Quantizing at every bit width…")
+def rate_distortion(choice: str, n: int, seed: int, p: object) -> dict[str, np.ndarray]:
+    return weight_sharing.rate_distortion(matrix(choice, n, seed), p)
+
+
+def number(value: float) -> str:
+    """Three significant digits, thousands written out in full, ∞ for infinity."""
+    if np.isinf(value):
+        return "∞"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def new_sample() -> None:
+    st.session_state[SEED_KEY] = (st.session_state[SEED_KEY] + 1) % 2**32
+
+
+def display_step(shape: tuple[int, ...]) -> int:
+    """Show one row and column in this many, so a heatmap has at most MAX_HEATMAP_SIDE of each."""
+    return -(-max(shape) // MAX_HEATMAP_SIDE)
+
+
+def heatmap(values: np.ndarray, limit: float, title: str) -> go.Figure:
+    step = display_step(values.shape)
+    shown = values[::step, ::step].astype(np.float32)
+    figure = go.Figure(go.Heatmap(z=shown, colorscale="RdBu_r", zmin=-limit, zmax=limit))
+    figure.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=40, b=10))
+    figure.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
+    figure.update_xaxes(showticklabels=False)
+    return figure
+
+
+st.title("Weights")
+st.write(
+    "A layer of a neural network multiplies its input by a weight matrix W. Weight sharing stores "
+    "each weight as a short index into a few shared values; here you choose the weights, quantize "
+    "them and see how far the product Wx can move."
+)
+
+layers = real_layers()
+choices = [*distributions.DISTRIBUTIONS, *layers]
+labels = {
+    **DISTRIBUTION_LABELS,
+    **{name: f"A real layer: autoencoder {name} {w.shape[0]}×{w.shape[1]}" for name, w in layers.items()},
+}
+
+st.session_state.setdefault(SEED_KEY, 0)
+left, middle, right = st.columns([3, 2, 2])
+choice = left.selectbox("Weights", choices, format_func=labels.get, key="weights_choice")
+is_layer = choice in layers
+if is_layer:
+    n, seed = 0, 0
+    middle.caption("The trained weights of the shipped MNIST autoencoder (W is out × in).")
+else:
+    n = middle.slider("Matrix size n (n × n)", 8, 512, 20, key="weights_n")
+    seed = right.number_input("Seed", 0, 2**32 - 1, key=SEED_KEY, help="The same seed gives everyone the same matrix.")
+    right.button("New sample", on_click=new_sample)
+
+left, middle, right = st.columns([2, 3, 3])
+bits = left.slider("Bits per weight", 1, 8, 4, key="weights_bits")
+method = middle.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="weights_method")
+p = right.selectbox("Norm", list(NORM_LABELS), format_func=NORM_LABELS.get, key="weights_norm")
+
+try:
+    weights = matrix(choice, n, int(seed))
+    result = report(choice, n, int(seed), bits, method, p)
+except ValueError as error:
+    st.error(f"Could not quantize these weights: {error}")
+    st.stop()
+quantized = result.quantized
+sub = NORM_SYMBOLS[p]
+
+st.subheader("The matrices")
+limit = float(max(np.abs(weights).max(), np.abs(quantized).max()))
+left, right = st.columns(2)
+left.plotly_chart(heatmap(weights, limit, f"W ({weights.shape[0]}×{weights.shape[1]})"))
+right.plotly_chart(heatmap(quantized, limit, f"Q: {result.levels.size} levels, {METHOD_LABELS[method]}"))
+difference = weights - quantized
+left, right = st.columns(2)
+left.plotly_chart(heatmap(difference, float(np.abs(difference).max()) or 1.0, "W − Q (its own color scale)"))
+with right:
+    st.caption(
+        "W and Q share one diverging color scale (red positive, blue negative, white 0), so a single "
+        "large weight, like the outlier, washes out the others. W − Q has its own scale."
+    )
+    if max(weights.shape) > MAX_HEATMAP_SIDE:
+        st.caption(
+            f"Above {MAX_HEATMAP_SIDE} rows or columns the heatmaps show one row and column "
+            f"in {display_step(weights.shape)}; every number is computed on the whole matrix."
+        )
+
+edges, counts_w, _ = shared_histograms(weights, quantized)
+stems_x = np.repeat(result.levels, 3).astype(float)
+stems_y = np.column_stack([np.zeros_like(result.level_counts), result.level_counts, result.level_counts]).ravel().astype(float)
+stems_x[2::3] = stems_y[2::3] = np.nan
+histogram = go.Figure()
+histogram.add_bar(x=(edges[:-1] + edges[1:]) / 2, y=counts_w, width=np.diff(edges), name="W (histogram)", opacity=0.6)
+histogram.add_scatter(x=stems_x, y=stems_y, mode="lines", name="Q (weights per level)", line=dict(color="crimson", width=2))
+histogram.add_scatter(
+    x=result.levels, y=result.level_counts, mode="markers", marker=dict(color="crimson", size=6), showlegend=False
+)
+histogram.update_layout(
+    title="Histogram of W and the levels of Q", xaxis_title="weight value", yaxis_title="number of weights", height=350, bargap=0
+)
+st.plotly_chart(histogram)
+
+st.subheader("How far can Wx move?")
+is_square = weights.shape[0] == weights.shape[1]
+cond = condition(choice, n, int(seed), p) if is_square else float("nan")
+bound = weight_sharing.error_bound(result.relative_error, cond)
+left, middle, right = st.columns(3)
+left.metric(f"Relative error ‖W − Q‖{sub} / ‖W‖{sub}", number(result.relative_error))
+middle.metric(f"Condition number ‖W‖{sub}·‖W⁻¹‖{sub}", number(cond) if is_square else "—")
+right.metric("Bound = error × condition", number(bound) if is_square else "—")
+left, middle, _ = st.columns(3)
+left.metric("Measured ‖(W − Q)x‖ / ‖Wx‖, median", number(result.output_error_median))
+middle.metric("Measured, max", number(result.output_error_max))
+
+vector_norm = "2" if p == "fro" else str(p).replace("inf", "∞")
+st.write(
+    f"For every input x, ‖(W − Q)x‖ / ‖Wx‖ ≤ ‖W − Q‖{sub} / ‖W‖{sub} × ‖W‖{sub}·‖W⁻¹‖{sub}: the quantization "
+    f"error is amplified by at most the condition number. The measured value is over 1,000 random "
+    f"normal inputs x, with x and Wx measured in the vector {vector_norm}-norm."
+)
+if not is_square:
+    st.info(
+        f"The condition number needs W⁻¹, and this {weights.shape[0]}×{weights.shape[1]} matrix has no inverse, "
+        "so there is no bound to show; the measured error is still real. "
+        f"Square layers: {', '.join(name for name, w in layers.items() if w.shape[0] == w.shape[1])}."
+    )
+elif np.isinf(cond):
+    st.warning(
+        "W is singular to working precision: some x ≠ 0 has Wx = 0, so no relative error on Wx can be bounded "
+        "and the condition number is ∞."
+    )
+elif bound >= 1:
+    st.write(
+        f"Here the bound is {number(bound)}: above 1, it promises nothing (an error of 100% is already "
+        f"losing the whole output), while the largest error measured is {number(result.output_error_max)}, "
+        f"{number(bound / result.output_error_max)}× smaller. For real weights the bound is often far above 1 and "
+        "far above what happens: it holds for the worst x, which random inputs almost never hit."
+    )
+else:
+    st.write(
+        f"Here the bound is {number(bound)}; the largest error measured is {number(result.output_error_max)}. "
+        "The bound holds for the worst x; random inputs rarely come close to it."
+    )
+if p == 1:
+    st.caption(
+        "The 1-norm of a matrix is the induced one, the largest column absolute sum. The article's demo "
+        "used the largest absolute entry, which is not an induced norm, and the bound does not hold with it."
+    )
+
+st.subheader("Distance between the distributions")
+left, right = st.columns([1, 3])
+left.metric("KL(W ‖ Q) of the histograms", f"{result.kl_bits:.3g} bits")
+right.write(
+    "The article leaves this as a challenge. On the histogram's bins above, Q's few levels leave most "
+    "bins empty, and KL(W ‖ Q) of raw histograms is then infinite; each bin gets half a count added "
+    "(the Krichevsky–Trofimov estimate) to make it finite. KL only counts how much of W falls in bins where "
+    "Q has no level, not how far a weight moved: it stays high until the levels cover the bins, then drops "
+    f"to nearly 0 (at {int(np.log2(DEFAULT_BINS))} bits min–max quantization's {DEFAULT_BINS} evenly spaced "
+    f"levels fill the {DEFAULT_BINS} bins), and it is "
+    "exactly 0 on the quantizer's own cells. It is a poor measure of quantization error."
+)
+
+st.subheader("Bytes")
+left, middle, right = st.columns(3)
+left.metric("W as float32", f"{result.float_bytes:,} B")
+middle.metric(f"Q at {bits} bits", f"{result.quantized_bytes:,} B")
+right.metric("Compression", f"{result.float_bytes / result.quantized_bytes:.2f}×")
+if method == "kmeans":
+    st.caption(f"Q stores {weights.size:,} indices of {bits} bits, packed, plus a codebook of {2**bits} float32 values.")
+else:
+    zero_point = f" and a {bits}-bit zero point" if method == "minmax" else ""
+    st.caption(f"Q stores {weights.size:,} codes of {bits} bits, packed, plus one float32 scale{zero_point}.")
+
+st.subheader("Error against bits")
+curves = rate_distortion(choice, n, int(seed), p)
+chart = go.Figure()
+for name, errors in curves.items():
+    chart.add_scatter(x=list(weight_sharing.BIT_WIDTHS), y=errors, mode="lines+markers", name=METHOD_LABELS[name])
+chart.add_vline(x=bits, line_dash="dot", annotation_text=f"{bits} bits")
+chart.update_layout(
+    xaxis_title="bits per weight", yaxis_title=f"relative error ‖W − Q‖{sub} / ‖W‖{sub}", yaxis_type="log", height=380
+)
+st.plotly_chart(chart)
+st.caption(
+    f"On this matrix. At {bits} bits k-means gives {number(curves['kmeans'][bits - 1])}, min–max "
+    f"{number(curves['minmax'][bits - 1])}, abs-max {number(curves['absmax'][bits - 1])}."
+)
