@@ -21,7 +21,8 @@ MAX_K = 65_536
 _DISTINCT_LIMIT = 65_536
 _HISTOGRAM_BINS = 65_536
 _INIT_BINS = 4_096
-_LLOYD_ITERATIONS = 300
+_LLOYD_ITERATIONS = 50
+_SPLIT_CANDIDATES = 8_192
 _SWAPS = 200
 _PATIENCE = 4
 # The exact method keeps one argmin table per cluster: bound its size (k * distinct values).
@@ -175,18 +176,21 @@ def _total_cost(points: _Points, centres: np.ndarray, edges: np.ndarray) -> floa
 
 
 def _best_splits(points: _Points, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For every cluster, the drop in error of its best cut into two, and where that cut is."""
-    sizes = np.diff(edges)
-    cluster = np.repeat(np.arange(sizes.size), sizes)
-    cuts = np.arange(len(points))  # a cut before point i; only interior cuts count
-    interior = cuts > edges[:-1][cluster]
-    halves = points.range_cost(edges[:-1][cluster], cuts) + points.range_cost(cuts, edges[1:][cluster])
-    halves = np.where(interior, halves, np.inf)
-    starts = edges[:-1][sizes > 0]
-    best_halves = np.full(sizes.size, np.inf)
-    best_halves[sizes > 0] = np.minimum.reduceat(halves, starts)
+    """For every cluster, the drop in error of its best cut into two, and where that cut is.
+
+    On large point sets only every few cuts are tried: a swap needs a good cut, not the best one.
+    """
+    clusters = edges.size - 1
+    cuts = np.arange(0, len(points), max(1, len(points) // _SPLIT_CANDIDATES))  # a cut before point i
+    cluster = np.searchsorted(edges, cuts, side="right") - 1
+    start, stop = edges[:-1][cluster], edges[1:][cluster]
+    with np.errstate(invalid="ignore"):
+        halves = np.where(cuts > start, points.range_cost(start, cuts) + points.range_cost(cuts, stop), np.inf)
+    first = np.flatnonzero(np.diff(cluster, prepend=-1))
+    best_halves = np.full(clusters, np.inf)
+    best_halves[cluster[first]] = np.minimum.reduceat(halves, first)
     gains = np.where(np.isfinite(best_halves), points.range_cost(edges[:-1], edges[1:]) - best_halves, 0.0)
-    at = np.zeros(sizes.size, dtype=np.int64)
+    at = np.zeros(clusters, dtype=np.int64)
     is_best = np.flatnonzero(halves <= best_halves[cluster])
     at[cluster[is_best]] = cuts[is_best]
     return gains, at

@@ -30,6 +30,7 @@ import numpy as np
 from core.checks import bits as check_bits
 from core.checks import finite_array
 from core.norms import relative_error
+from core.sizes import linear_bits
 
 _SMALLEST_SCALE = np.finfo(np.float32).tiny
 SCALE_BITS = 32
@@ -113,9 +114,8 @@ def bits_per_value(
     shape: Sequence[int], block_size: Sequence[int] | None, bits: int, symmetric: bool, scale_bits: int = SCALE_BITS
 ) -> float:
     """Storage bits per element: the b-bit code plus each block's scale (scale_bits) and, if asymmetric, b-bit zero point."""
-    bits = check_bits(bits)
-    overhead = scale_bits + (0 if symmetric else bits)
-    return bits + block_count(shape, block_size) * overhead / int(np.prod(shape))
+    n_values = int(np.prod(shape))
+    return linear_bits(n_values, check_bits(bits), block_count(shape, block_size), symmetric, scale_bits) / n_values
 
 
 def block_count(shape: Sequence[int], block_size: Sequence[int] | None) -> int:

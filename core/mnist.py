@@ -21,7 +21,6 @@ SPLIT_SEED = 0
 """Seed of the shuffle behind the shipped model's split."""
 CENTRE = 14.0
 """Row and column where MNIST put each digit's centre of mass (mean over the 5,000 digits: 13.99, 14.00)."""
-"""Seed of the shuffle behind the shipped model's split."""
 
 
 def mnist_path() -> Path:

@@ -30,3 +30,21 @@ def shared_bytes(n_values: int, k: int, value_bits: int = 32) -> int:
     """
     n_values = integer_in_range(n_values, "n_values", 0, _MAX_COUNT)
     return math.ceil(n_values * index_bits(k) / 8) + float_bytes(k, value_bits)
+
+
+def linear_bits(n_values: int, bits: int, blocks: int = 1, symmetric: bool = False, scale_bits: int = 32) -> int:
+    """Bits of a linearly quantized tensor: n_values codes of `bits` bits, and per block a scale
+    of scale_bits plus, when asymmetric, a zero point of `bits` bits."""
+    n_values = integer_in_range(n_values, "n_values", 0, _MAX_COUNT)
+    bits = integer_in_range(bits, "bits", 1, 32)
+    blocks = integer_in_range(blocks, "blocks", 1, max(1, n_values))
+    return n_values * bits + blocks * (scale_bits + (0 if symmetric else bits))
+
+
+def linear_bytes(n_values: int, bits: int, blocks: int = 1, symmetric: bool = False, scale_bits: int = 32) -> int:
+    """linear_bits rounded up to whole bytes.
+
+    >>> linear_bytes(400, 4)  # 400 4-bit codes + one float32 scale + one 4-bit zero point
+    205
+    """
+    return math.ceil(linear_bits(n_values, bits, blocks, symmetric, scale_bits) / 8)

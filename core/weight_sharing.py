@@ -19,8 +19,8 @@ from core.checks import bits as check_bits
 from core.checks import finite_array, integer_in_range
 from core.divergence import histogram_kl
 from core.kmeans import kmeans_1d
-from core.linear import SCALE_BITS, fake_quantize
-from core.sizes import float_bytes, shared_bytes
+from core.linear import fake_quantize
+from core.sizes import float_bytes, linear_bytes, shared_bytes
 
 METHODS = ("kmeans", "minmax", "absmax")
 EXACT_LIMIT = 10_000
@@ -78,7 +78,7 @@ def stored_bytes(n_values: int, bits: int, method: str) -> int:
     bits = check_bits(bits)
     if _method(method) == "kmeans":
         return shared_bytes(n_values, 2**bits)
-    return float_bytes(n_values, bits) + float_bytes(1, SCALE_BITS + (bits if method == "minmax" else 0))
+    return linear_bytes(n_values, bits, symmetric=method == "absmax")
 
 
 def random_inputs(n: int, count: int = N_INPUTS, seed: int = 0) -> np.ndarray:

@@ -1,6 +1,6 @@
 import pytest
 
-from core.sizes import float_bytes, index_bits, shared_bytes
+from core.sizes import float_bytes, index_bits, linear_bits, linear_bytes, shared_bytes
 
 
 @pytest.mark.parametrize("k, bits", [(1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (8, 3), (9, 4), (255, 8), (256, 8), (257, 9)])
@@ -31,3 +31,11 @@ def test_partial_bytes_round_up_and_k1_needs_no_indices():
 def test_invalid_arguments_name_the_problem(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_linear_bytes_worked_by_hand():
+    # 400 weights at 4 bits = 1,600 bits; one float32 scale; asymmetric adds a 4-bit zero point
+    assert linear_bytes(400, 4, symmetric=True) == 200 + 4
+    assert linear_bytes(400, 4) == 205  # 1,600 + 32 + 4 bits = 204.5 bytes, rounded up
+    # per row of a 10x40 matrix: 10 scales and 10 zero points
+    assert linear_bits(400, 8, blocks=10) == 3200 + 10 * (32 + 8)

@@ -1,0 +1,48 @@
+"""Time quantize_model on the shipped autoencoder at 1-8 bits (target: <= 100 ms for the whole model).
+
+    .venv/bin/python -m bench.autoencoder [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from core.autoencoder import METHODS, load_state_dict, mse, quantize_model, reconstruct
+from core.mnist import load_split
+
+
+def median_ms(function, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    state = load_state_dict()
+    heldout = load_split()[2]
+    print(f"reconstruct 500 held-out digits: {median_ms(lambda: reconstruct(state, heldout), args.repeats):.0f} ms\n")
+    print("| bits | " + " | ".join(f"{method} ms | {method} held-out MSE" for method in METHODS) + " |")
+    print("|---|" + "---|---|" * len(METHODS))
+    for bits in range(1, 9):
+        cells = []
+        for method in METHODS:
+            milliseconds = median_ms(lambda: quantize_model(state, bits, method), args.repeats)
+            error = mse(heldout, reconstruct(quantize_model(state, bits, method).state_dict, heldout))
+            cells += [f"{milliseconds:.0f}", f"{error:.5f}"]
+        print(f"| {bits} | " + " | ".join(cells) + " |")
+    float_mse = f"{mse(heldout, reconstruct(state, heldout)):.5f}"
+    print(f"| float | – | {float_mse} | – | {float_mse} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""AppTest of pages/autoencoder.py with a held-out digit (the canvas itself is covered by the browser test)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import autoencoder
+from core.mnist import load_split
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "autoencoder.py")
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def markdown(app: AppTest) -> str:
+    return "\n".join(element.value for element in app.markdown)
+
+
+@pytest.fixture(scope="module")
+def app():
+    return AppTest.from_file(PAGE, default_timeout=120).run()
+
+
+def test_empty_canvas_shows_a_prompt_not_an_error(app):
+    assert not app.exception and not app.error
+    assert app.title[0].value == "Autoencoder"
+    assert any("Draw a digit" in info.value for info in app.info)
+    assert "Float MSE" not in metrics(app)
+    assert metrics(app)["Float32 model"] == "8.60 MB"
+    assert metrics(app)["Model size at 4 bits"] == f"{autoencoder.quantize_model(autoencoder.load_state_dict(), 4).storage_bytes / 1e6:.2f} MB"
+
+
+def test_a_heldout_digit_is_reconstructed_and_measured(app):
+    app.button[1].click().run()
+    assert not app.exception and not app.error
+    shown = metrics(app)
+    # the page's numbers must be the model's: recompute the chosen digit's errors independently
+    index = int(np.random.default_rng(0).integers(500))
+    digit = load_split()[2][index : index + 1]
+    captions = [image.proto.imgs[0].caption for image in app.get("image")]
+    assert captions[0].startswith(f"Input: held-out digit #{index}")
+    state = autoencoder.load_state_dict()
+    float_mse = autoencoder.mse(digit, autoencoder.reconstruct(state, digit))
+    four_bit_mse = autoencoder.mse(digit, autoencoder.reconstruct(autoencoder.quantize_model(state, 4).state_dict, digit))
+    assert shown["Float MSE"] == f"{float_mse:.4f}"
+    assert shown["4 bits MSE"] == f"{four_bit_mse:.4f}"
+    assert "held-out MSE is" in markdown(app)
+
+
+def test_one_bit_warns_that_the_model_collapses(app):
+    app.select_slider[0].set_value(1).run()
+    assert not app.exception
+    assert any("same gray blob" in warning.value for warning in app.warning)
+    assert "1 bit MSE" in metrics(app)
+
+
+def test_float_and_linear_choices_work(app):
+    app.select_slider[0].set_value("float").run()
+    assert metrics(app)["Model size at float32"] == "8.60 MB"
+    app.radio[0].set_value("linear")
+    app.select_slider[0].set_value(5).run()
+    assert not app.exception and "linear, min–max" in markdown(app)
+
+
+def test_per_layer_bits(app):
+    app.toggle[0].set_value(True).run()
+    for slider in app.select_slider[1:]:
+        slider.set_value("float")
+    app.select_slider[3].set_value(2).run()  # fc3 only
+    assert not app.exception
+    expected = autoencoder.quantize_model(autoencoder.load_state_dict(), {"fc3": 2}, "linear").storage_bytes
+    assert metrics(app)["Model size at mixed bits"] == f"{expected / 1e6:.2f} MB"
