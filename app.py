@@ -8,7 +8,10 @@ from threadpoolctl import threadpool_limits
 threadpool_limits(limits=1, user_api="blas")
 
 SECTIONS: dict[str, list[st.Page]] = {
-    "Images": [],
+    "Images": [
+        st.Page("pages/shared_colors.py", title="Shared colors", icon=":material/palette:"),
+        st.Page("pages/quantization_error.py", title="Quantization error", icon=":material/local_fire_department:"),
+    ],
     "Weights": [
         st.Page("pages/weights.py", title="Weights", icon=":material/grid_on:"),
         st.Page("pages/autoencoder.py", title="Autoencoder", icon=":material/draw:"),

@@ -1,0 +1,151 @@
+"""The image both image pages work on, and the cached work done on it.
+
+The choice lives in `st.session_state[IMAGE_KEY]` as a `ChosenImage`, so moving between the
+"Shared colors" and "Quantization error" pages keeps the image without reloading it. Everything
+heavy is cached by the image's content digest (and k): a slider move recomputes nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from core.images import (
+    SAMPLE_IMAGES,
+    UPLOAD_EXTENSIONS,
+    distinct_colors,
+    image_digest,
+    load_image,
+    palette_png,
+    png_bytes,
+    sample_image,
+)
+from core.kmeans import palette_kmeans
+from core.palette_curve import CURVE_KS, error_curve
+
+IMAGE_KEY = "chosen_image"  # ChosenImage: the image both image pages show
+UPLOADED_KEY = "uploaded_image"  # (file_id, ChosenImage) of the last good upload, kept when the uploader is empty
+UPLOAD_ERROR_KEY = "upload_error"  # (file_id, message) of the last upload that could not be used
+SOURCE_KEY = "image_source"  # radio: a sample name or OWN_IMAGE
+UPLOADER_KEY = "image_upload"
+OWN_IMAGE = "your own image"
+DEFAULT_IMAGE = "china.jpg"
+SEED = 0
+DISPLAY_WIDTH = 1460  # st.image resizes (and re-encodes) anything wider on every run
+
+
+@dataclass(frozen=True)
+class ChosenImage:
+    """An image ready to quantize: display name, (H, W, 3) uint8 pixels, content digest, load notices."""
+
+    name: str
+    pixels: np.ndarray
+    digest: str
+    notices: tuple[str, ...] = ()
+    uploaded: bool = False
+
+
+@dataclass(frozen=True)
+class SharedColors:
+    """The image with k shared colors: palette (k', 3) uint8 most used first, labels (H, W) uint8, palette PNG."""
+
+    palette: np.ndarray
+    labels: np.ndarray
+    png: bytes
+
+
+_BY_DIGEST = {ChosenImage: lambda image: image.digest}
+
+
+@st.cache_data(max_entries=32, hash_funcs=_BY_DIGEST, show_spinner="Finding the shared colors…")
+def shared_colors(image: ChosenImage, k: int) -> SharedColors:
+    """The k-means palette of the image with k colors, and the image saved as a palette PNG (cached)."""
+    palette, labels = palette_kmeans(image.pixels, k, SEED)
+    return SharedColors(palette, labels, palette_png(palette, labels))
+
+
+@st.cache_data(max_entries=4, hash_funcs=_BY_DIGEST, show_spinner=False)
+def original_png(image: ChosenImage) -> bytes:
+    """The image as an RGB PNG file (cached): shown as is and weighed against the palette PNG."""
+    return png_bytes(image.pixels)
+
+
+@st.cache_data(max_entries=4, hash_funcs=_BY_DIGEST, show_spinner=False)
+def original_colors(image: ChosenImage) -> int:
+    """How many different colors the image has (cached)."""
+    return distinct_colors(image.pixels)
+
+
+@st.cache_data(max_entries=4, hash_funcs=_BY_DIGEST, show_spinner=False)
+def original_display_png(image: ChosenImage) -> bytes:
+    """The image as a PNG at most DISPLAY_WIDTH wide (cached), so st.image never resizes it on a rerun."""
+    height, width = image.pixels.shape[:2]
+    if width <= DISPLAY_WIDTH:
+        return original_png(image)
+    size = (DISPLAY_WIDTH, max(1, round(height * DISPLAY_WIDTH / width)))
+    return png_bytes(np.asarray(Image.fromarray(image.pixels).resize(size, Image.Resampling.LANCZOS)))
+
+
+@st.cache_data(max_entries=8, hash_funcs=_BY_DIGEST, show_spinner="Measuring the error at every k on the curve…")
+def error_by_k(image: ChosenImage) -> tuple[tuple[int, ...], np.ndarray]:
+    """(ks, average errors) of the image's palettes over CURVE_KS (cached per image)."""
+    return CURVE_KS, error_curve(image.pixels, CURVE_KS, SEED)
+
+
+@st.cache_data(max_entries=len(SAMPLE_IMAGES), show_spinner=False)
+def _sample(name: str) -> ChosenImage:
+    pixels = sample_image(name)
+    return ChosenImage(name, pixels, image_digest(pixels))
+
+
+def choose_image() -> ChosenImage:
+    """Sidebar controls for the image (samples or an upload); returns the chosen image.
+
+    A file that cannot be used shows st.error and leaves the previous image in place.
+    """
+    state = st.session_state
+    if IMAGE_KEY not in state:
+        state[IMAGE_KEY] = _sample(DEFAULT_IMAGE)
+    current: ChosenImage = state[IMAGE_KEY]
+    sources = [*SAMPLE_IMAGES, OWN_IMAGE]
+    source = st.sidebar.radio(
+        "Image", sources, index=sources.index(OWN_IMAGE if current.uploaded else current.name), key=SOURCE_KEY
+    )
+    if source == OWN_IMAGE:
+        _take_upload()
+    elif current.name != source or current.uploaded:
+        state[IMAGE_KEY] = _sample(source)
+    chosen: ChosenImage = state[IMAGE_KEY]
+    height, width = chosen.pixels.shape[:2]
+    st.sidebar.caption(f"Showing **{chosen.name}**: {width}×{height} = {width * height:,} pixels.")
+    for notice in chosen.notices:
+        st.sidebar.info(notice)
+    return chosen
+
+
+def _take_upload() -> None:
+    """Use a new upload, or show why it cannot be used; an empty uploader keeps the last good upload."""
+    state = st.session_state
+    upload = st.sidebar.file_uploader(
+        "PNG, JPEG, WebP, GIF, BMP or TIFF (over 4 MP is downscaled)", type=list(UPLOAD_EXTENSIONS), key=UPLOADER_KEY
+    )
+    good_id, _ = state.get(UPLOADED_KEY, (None, None))
+    bad_id, problem = state.get(UPLOAD_ERROR_KEY, (None, None))
+    if upload is not None and upload.file_id not in (good_id, bad_id):
+        try:
+            loaded = load_image(upload.getvalue())
+        except ValueError as error:
+            bad_id, problem = upload.file_id, f"{upload.name} cannot be used: {error}."
+            state[UPLOAD_ERROR_KEY] = (bad_id, problem)
+        else:
+            image = ChosenImage(upload.name, loaded.pixels, image_digest(loaded.pixels), loaded.notices, uploaded=True)
+            state[UPLOADED_KEY] = (upload.file_id, image)
+    if upload is not None and upload.file_id == bad_id:
+        st.sidebar.error(f"{problem} Still showing {state[IMAGE_KEY].name}.")
+    elif UPLOADED_KEY in state:
+        state[IMAGE_KEY] = state[UPLOADED_KEY][1]
+    else:
+        st.sidebar.info(f"Upload an image; until then the pages show {state[IMAGE_KEY].name}.")

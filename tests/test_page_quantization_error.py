@@ -1,0 +1,128 @@
+"""AppTest of pages/quantization_error.py: the average error, the heatmap's data and hover, the curve, uploads."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from core.images import image_digest, sample_image
+from core.kmeans import palette_kmeans
+from pages.image_choice import IMAGE_KEY, UPLOADED_KEY, ChosenImage
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "quantization_error.py")
+CHINA = sample_image("china.jpg")
+
+
+def open_page() -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=180).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def metric(app: AppTest, label: str) -> str:
+    [value] = [m.value for m in app.metric if m.label == label]
+    return value
+
+
+def brute_force_errors(image: np.ndarray, k: int) -> np.ndarray:
+    palette, labels = palette_kmeans(image, k)
+    quantized = palette[labels]
+    return sum(np.abs(image[:, :, c].astype(int) - quantized[:, :, c].astype(int)) for c in range(3))
+
+
+def figures(app: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+
+
+def decode(array: dict) -> np.ndarray:
+    """A plotly typed array ({dtype, bdata, shape}) back to numpy."""
+    values = np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]).newbyteorder("<"))
+    return values.reshape([int(n) for n in str(array.get("shape", values.size)).split(",")])
+
+
+def test_default_average_error_matches_brute_force() -> None:
+    app = open_page()
+    assert app.title[0].value == "Quantization error"
+    errors = brute_force_errors(CHINA, 8)
+    assert metric(app, "Average error") == f"{errors.mean():.2f}"
+    assert metric(app, "Largest pixel error") == str(errors.max())
+    assert any(r"\frac{1}{N}" in latex.value for latex in app.get("latex"))
+
+
+def test_slider_changes_the_numbers_and_more_colors_err_less() -> None:
+    app = open_page()
+    before = float(metric(app, "Average error"))
+    app.slider(key="quantization_error_k").set_value(64).run()
+    assert not app.exception
+    after = float(metric(app, "Average error"))
+    assert after == round(brute_force_errors(CHINA, 64).mean(), 2)
+    assert after < before
+
+
+def test_heatmap_is_full_resolution_with_hover_colors_and_a_fixed_or_stretched_scale() -> None:
+    app = open_page()
+    heatmap = figures(app)[0]["data"][0]
+    errors = decode(heatmap["z"])
+    np.testing.assert_array_equal(errors, brute_force_errors(CHINA, 8))
+    custom = decode(heatmap["customdata"])
+    palette, labels = palette_kmeans(CHINA, 8)
+    np.testing.assert_array_equal(custom[:, :, :3], CHINA)
+    np.testing.assert_array_equal(custom[:, :, 3:], palette[labels])
+    assert "original rgb(%{customdata[0]}" in heatmap["hovertemplate"] and "%{z}" in heatmap["hovertemplate"]
+    assert (heatmap["zmin"], heatmap["zmax"]) == (0, 765)
+    app.toggle(key="quantization_error_auto_scale").set_value(True).run()
+    assert figures(app)[0]["data"][0]["zmax"] == errors.max()
+
+
+def test_curve_falls_with_k_and_marks_the_current_k() -> None:
+    app = open_page()
+    app.slider(key="quantization_error_k").set_value(50).run()
+    line, marker = figures(app)[1]["data"]
+    ks, curve = np.array(line["x"]), decode(line["y"])
+    assert ks[0] == 1 and ks[-1] == 256
+    assert (np.diff(curve) <= 0.02 * curve[:-1]).all()
+    assert marker["x"] == [50]
+    assert np.isclose(marker["y"][0], brute_force_errors(CHINA, 50).mean())
+
+
+def test_image_chosen_on_the_other_page_is_used_from_session_state() -> None:
+    pixels = np.zeros((6, 8, 3), dtype=np.uint8)
+    pixels[:, 4:] = (200, 40, 10)
+    app = AppTest.from_file(PAGE, default_timeout=180)
+    image = ChosenImage("two.png", pixels, image_digest(pixels), uploaded=True)
+    app.session_state[IMAGE_KEY] = image  # as the shared colors page leaves it after an upload
+    app.session_state[UPLOADED_KEY] = ("file-id-of-two.png", image)
+    app.run()
+    assert not app.exception
+    assert metric(app, "Average error") == "0.00"  # two colors, eight to share
+    assert app.radio(key="image_source").value == "your own image"
+    assert "two.png" in app.sidebar.caption[0].value
+    assert not app.sidebar.info and not app.sidebar.error
+
+
+def test_large_image_heatmap_draws_every_second_pixel_with_true_coordinates() -> None:
+    rng = np.random.default_rng(3)
+    colors = rng.integers(0, 256, (16, 3), dtype=np.uint8)
+    pixels = colors[(np.arange(800)[:, None] // 100 + np.arange(1000)[None, :] // 125) % 16]  # 800 × 1000
+    app = AppTest.from_file(PAGE, default_timeout=180)
+    app.session_state[IMAGE_KEY] = ChosenImage("stripes.png", pixels, image_digest(pixels), uploaded=True)
+    app.run()
+    assert not app.exception
+    heatmap = figures(app)[0]["data"][0]
+    assert decode(heatmap["z"]).shape == (400, 500)
+    assert decode(heatmap["x"])[:3].tolist() == [0, 2, 4] and decode(heatmap["y"])[-1] == 798
+    np.testing.assert_array_equal(decode(heatmap["customdata"])[:, :, :3], pixels[::2, ::2])
+    assert any("One pixel in 2" in caption.value for caption in app.caption)
+
+
+def test_non_image_upload_shows_an_error_and_the_page_carries_on() -> None:
+    app = open_page()
+    app.radio(key="image_source").set_value("your own image").run()
+    app.file_uploader(key="image_upload").set_value(("notes.png", b"not an image at all", "image/png")).run()
+    assert not app.exception
+    assert "not an image" in app.sidebar.error[0].value
+    assert metric(app, "Average error") == f"{brute_force_errors(CHINA, 8).mean():.2f}"
