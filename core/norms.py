@@ -27,10 +27,18 @@ def _vector_order(p: object) -> int | float:
     return 2 if order == "fro" else order
 
 
+def _matrix_norm(matrix: np.ndarray, order: int | float | str) -> float:
+    if order != 2:
+        return float(np.linalg.norm(matrix, order))
+    # the largest singular value without a full SVD: the top eigenvalue of the smaller Gram matrix
+    gram = matrix.T @ matrix if matrix.shape[0] >= matrix.shape[1] else matrix @ matrix.T
+    return float(np.sqrt(max(np.linalg.eigvalsh(gram)[-1], 0.0)))
+
+
 def operator_norm(A: np.ndarray, p: object = 1) -> float:
     """||A||_p: p=1 max column abs sum, p=2 largest singular value, p=inf max row abs sum, "fro" Frobenius."""
     matrix = finite_array(A, "A", ndim=2).astype(np.float64, copy=False)
-    return float(np.linalg.norm(matrix, _norm_order(p)))
+    return _matrix_norm(matrix, _norm_order(p))
 
 
 def is_singular(singular_values: np.ndarray, shape: tuple[int, int]) -> bool:
@@ -48,7 +56,7 @@ def condition_number(A: np.ndarray, p: object = 1) -> float:
         return float("inf")
     if order == 2:
         return float(singular_values[0] / singular_values[-1])
-    return float(np.linalg.norm(matrix, order) * np.linalg.norm(np.linalg.inv(matrix), order))
+    return _matrix_norm(matrix, order) * _matrix_norm(np.linalg.inv(matrix), order)
 
 
 def relative_error(W: np.ndarray, Q: np.ndarray, p: object = 1) -> float:
@@ -58,10 +66,10 @@ def relative_error(W: np.ndarray, Q: np.ndarray, p: object = 1) -> float:
     if quantized.shape != weights.shape:
         raise ValueError(f"Q must have the shape of W {weights.shape}; got {quantized.shape}")
     order = _norm_order(p)
-    scale = np.linalg.norm(weights, order)
+    scale = _matrix_norm(weights, order)
     if scale == 0:
         raise ValueError("W must not be all zeros: its relative error is undefined")
-    return float(np.linalg.norm(weights - quantized, order) / scale)
+    return _matrix_norm(weights - quantized, order) / scale
 
 
 def output_error(W: np.ndarray, Q: np.ndarray, X: np.ndarray, p: object = 2) -> tuple[float, float]:
