@@ -239,7 +239,8 @@ def _histogram_points(flat: np.ndarray) -> tuple[_Points, np.ndarray, float, flo
     """Occupied bins of a fine histogram as weighted points (bin means), each value's bin, and the binning."""
     lo, hi = float(flat.min()), float(flat.max())
     scale = _HISTOGRAM_BINS / (hi - lo) if hi > lo else 1.0
-    bins = np.minimum(((flat - lo) * scale).astype(np.int32), _HISTOGRAM_BINS - 1)
+    bins = ((flat - lo) * scale).astype(np.intp)  # intp: bincount and gathers would convert anyway
+    np.minimum(bins, _HISTOGRAM_BINS - 1, out=bins)
     counts = np.bincount(bins, minlength=_HISTOGRAM_BINS)
     sums = np.bincount(bins, weights=flat, minlength=_HISTOGRAM_BINS)
     occupied = np.flatnonzero(counts)
