@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
@@ -70,7 +69,7 @@ def _progress(epoch: int, epochs: int, done: int, total: int, loss: float) -> No
 
 
 def train(
-    epochs: int = 45,
+    epochs: int = 30,
     seed: int = 0,
     batch_size: int = 64,
     learning_rate: float = 1e-3,
@@ -136,7 +135,7 @@ def save(model: torch.nn.Module, history: list[float], path: Path, seed: int, se
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=45)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)

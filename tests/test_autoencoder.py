@@ -122,8 +122,8 @@ def test_eight_bits_is_within_two_percent_of_float(curves, float_mse):
 
 
 def test_kmeans_holds_to_fewer_bits_than_linear(curves, float_mse):
-    # measured on the shipped model: 4 bits 1.25x float, 5 bits 1.02x (linear: 1.43x, 1.07x)
-    assert curves["kmeans"][3] <= 1.3 * float_mse
+    # measured on the shipped model: 4 bits 1.14x float, 5 bits 1.03x (linear: 1.29x, 1.06x)
+    assert curves["kmeans"][3] <= 1.15 * float_mse
     assert curves["kmeans"][4] <= 1.05 * float_mse
     assert all(curves["kmeans"][:5] < curves["linear"][:5])
 

@@ -105,8 +105,17 @@ def test_codes_equal_qnnpack_on_every_autoencoder_layer(engine, per_channel, shi
     inputs = autoencoder.layer_inputs(state, heldout)
     for name, layer in zip(autoencoder.LAYER_NAMES, layers):
         weight, bias = state[f"{name}.weight"], state[f"{name}.bias"]
-        reference = _torch_codes(layer, weight, bias, inputs[name], per_channel)
-        np.testing.assert_array_equal(forward(layer, quantize_input(layer, inputs[name])), reference, err_msg=name)
+        reference = _torch_codes(layer, weight, bias, inputs[name], per_channel).astype(int)
+        accumulators = accumulate(layer, quantize_input(layer, inputs[name]))
+        ours = forward(layer, quantize_input(layer, inputs[name])).astype(int)
+        # Codes may differ by one only where acc * s_x s_w / s_y lies within float32 rounding of a
+        # .5 tie, so that QNNPACK's float32 order of operations rounds it the other way
+        # (seen once in 78,400 codes of fc5: -66.5000025).
+        differ = ours != reference
+        assert np.abs(ours - reference).max() <= 1, name
+        exact = accumulators.astype(np.float64) * (np.float64(layer.accumulator_scale) / layer.output_scale)
+        distance_to_tie = np.abs(np.abs(exact - np.floor(exact)) - 0.5)
+        assert np.all(distance_to_tie[differ] < 1e-5), name
 
 
 def test_clamp_at_zero_point_zero_is_relu(shipped):
