@@ -6,21 +6,12 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
+from bench.timing import median_ms
 from core.autoencoder import METHODS, load_state_dict, mse, quantize_model, reconstruct
 from core.mnist import load_split
-
-
-def median_ms(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2] * 1000
 
 
 def main() -> None:

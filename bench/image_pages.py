@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from bench.timing import median_ms  # noqa: E402
 from core.image_error import pixel_error  # noqa: E402
 from core.images import palette_png, sample_image  # noqa: E402
 from core.kmeans import palette_kmeans  # noqa: E402
@@ -29,26 +29,17 @@ KS = (2, 8, 32, 128, 256)
 PAGES = {"Shared colors": ("shared_colors.py", "shared_colors_k"), "Quantization error": ("quantization_error.py", "quantization_error_k")}
 
 
-def milliseconds(action, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 def page_rows(repeats: int) -> list[str]:
     rows = []
     for title, (file, key) in PAGES.items():
         app = AppTest.from_file(str(ROOT / "pages" / file), default_timeout=600).run()
         for k in KS:
             shared_colors.clear()  # the k-means fit of every k runs again
-            first = milliseconds(lambda: app.slider(key=key).set_value(k).run(), 1)
+            first = median_ms(lambda: app.slider(key=key).set_value(k).run(), 1)
             again = []
             for _ in range(repeats):
                 app.slider(key=key).set_value(1).run()
-                again.append(milliseconds(lambda: app.slider(key=key).set_value(k).run(), 1))
+                again.append(median_ms(lambda: app.slider(key=key).set_value(k).run(), 1))
             assert not app.exception, app.exception
             rows.append(f"| {title} | {k} | {first:.0f} | {statistics.median(again):.0f} |")
     return rows
@@ -60,9 +51,9 @@ def core_rows(repeats: int) -> list[str]:
     rows = []
     for k in KS:
         palette, labels = palette_kmeans(image, k)
-        fit = milliseconds(lambda: palette_kmeans(image, k), repeats)
-        encode = milliseconds(lambda: palette_png(palette, labels), repeats)
-        error = milliseconds(lambda: pixel_error(image, palette[labels]), repeats)
+        fit = median_ms(lambda: palette_kmeans(image, k), repeats)
+        encode = median_ms(lambda: palette_png(palette, labels), repeats)
+        error = median_ms(lambda: pixel_error(image, palette[labels]), repeats)
         rows.append(f"| {k} | {fit:.0f} | {encode:.0f} | {error:.0f} |")
     return rows
 

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from bench.timing import median_ms, timed
 from core.kmeans import kmeans_1d, sum_squared_error
 
 REPEATS = 5
-
-
-def median_ms(function, repeats: int = REPEATS) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times)), result
 
 
 def main() -> None:
@@ -28,16 +18,16 @@ def main() -> None:
         values = rng.normal(size=size).astype(np.float32)
         lookup = np.arange(256, dtype=np.float32)
         indices = (np.abs(values) * 40).astype(np.uint8)
-        floor_ms, _ = median_ms(lambda: values * 2.0)
-        gather_ms, _ = median_ms(lambda: lookup[indices])
+        floor_ms = median_ms(lambda: values * 2.0, REPEATS)
+        gather_ms = median_ms(lambda: lookup[indices], REPEATS)
         print(f"| floor: one numpy pass (x*2) | {size:,} | - | {floor_ms:.1f} | - |")
         print(f"| floor: one LUT gather | {size:,} | - | {gather_ms:.1f} | - |")
         for bits in range(1, 9):
-            ms, (centroids, labels) = median_ms(lambda: kmeans_1d(values, 2**bits), repeats=3 if size > 10**7 else REPEATS)
+            ms, (centroids, labels) = timed(lambda: kmeans_1d(values, 2**bits), repeats=3 if size > 10**7 else REPEATS)
             mse = sum_squared_error(values, centroids, labels) / size
             print(f"| fast | {size:,} | {2**bits} | {ms:.1f} | {mse:.3g} |")
     distinct = rng.normal(size=10_000)
-    ms, (centroids, labels) = median_ms(lambda: kmeans_1d(distinct, 256, method="exact"), repeats=1)
+    ms, (centroids, labels) = timed(lambda: kmeans_1d(distinct, 256, method="exact"), repeats=1)
     print(f"| exact | 10,000 distinct | 256 | {ms:.0f} | {sum_squared_error(distinct, centroids, labels) / distinct.size:.3g} |")
 
 

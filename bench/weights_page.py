@@ -11,7 +11,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from bench.timing import median_ms  # noqa: E402
 from core import norms, weight_sharing  # noqa: E402
 from core.distributions import weight_matrix  # noqa: E402
 
@@ -27,21 +27,12 @@ PAGE = str(ROOT / "pages" / "weights.py")
 SIZES = (20, 128, 256, 512)
 
 
-def milliseconds(action, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 def timed_run(app: AppTest) -> float:
-    start = time.perf_counter()
-    app.run()
+    """Milliseconds of one rerun of the page; raises if the page raised."""
+    milliseconds = median_ms(app.run, 1)
     if app.exception:
         raise RuntimeError(app.exception)
-    return (time.perf_counter() - start) * 1000
+    return milliseconds
 
 
 def page_rows(n: int, repeats: int) -> dict[str, float]:
@@ -79,15 +70,15 @@ def core_rows(repeats: int) -> dict[str, float]:
     inputs = weight_sharing.random_inputs(512)
     rows = {}
     for method in weight_sharing.METHODS:
-        rows[f"quantize_weights {method}, 4 bits"] = milliseconds(
+        rows[f"quantize_weights {method}, 4 bits"] = median_ms(
             lambda: weight_sharing.quantize_weights(weights, 4, method), repeats
         )
     for p in (1, 2):
-        rows[f"weight_report k-means 4 bits, p={p}"] = milliseconds(
+        rows[f"weight_report k-means 4 bits, p={p}"] = median_ms(
             lambda: weight_sharing.weight_report(weights, 4, "kmeans", p, inputs), repeats
         )
-        rows[f"condition_number p={p} (cached per matrix)"] = milliseconds(lambda: norms.condition_number(weights, p), repeats)
-        rows[f"rate_distortion p={p} (cached per matrix)"] = milliseconds(lambda: weight_sharing.rate_distortion(weights, p), 1)
+        rows[f"condition_number p={p} (cached per matrix)"] = median_ms(lambda: norms.condition_number(weights, p), repeats)
+        rows[f"rate_distortion p={p} (cached per matrix)"] = median_ms(lambda: weight_sharing.rate_distortion(weights, p), 1)
     return rows
 
 

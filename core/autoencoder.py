@@ -20,8 +20,7 @@ from core.checks import bits as check_bits
 from core.checks import finite_array
 from core.kmeans import kmeans_1d
 from core.linear import choose_qparams, dequantize, quantize
-from core.sizes import float_bytes, shared_bytes
-from core.weight_sharing import stored_bytes
+from core.sizes import float_bytes, linear_bytes, shared_bytes
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "autoencoder.safetensors"
 """The shipped float32 weights, trained by `python -m core.train_autoencoder`."""
@@ -210,7 +209,7 @@ def quantize_model(
         codebooks[name], indices[name] = _share(values, width, method)
         dequantized[name] = codebooks[name][indices[name]]
         storage += (
-            shared_bytes(values.size, len(codebooks[name])) if method == "kmeans" else stored_bytes(values.size, width, "minmax")
+            shared_bytes(values.size, len(codebooks[name])) if method == "kmeans" else linear_bytes(values.size, width)
         )
     return QuantizedModel(dequantized, indices, codebooks, layer_bits, method, storage)
 

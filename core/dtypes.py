@@ -100,7 +100,7 @@ def encode(value: float, format_name: str) -> Encoding:
     """
     if format_name not in FORMATS:
         raise ValueError(f"format_name must be one of {', '.join(FORMATS)}; got {format_name!r}")
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not _is_real(value):
         raise ValueError(f"value must be a real number; got {value!r}")
     fmt = FORMATS[format_name]
     value = float(value)
@@ -126,15 +126,19 @@ def int8_encode(value: float, scale: float) -> Encoding:
 
     Fields: sign is the sign bit of the two's-complement byte, mantissa the code q, exponent 0.
     """
-    if not (isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)):
+    if not (_is_real(value) and math.isfinite(value)):
         raise ValueError(f"value must be a finite real number for INT8; got {value!r}")
-    if not (isinstance(scale, (int, float, np.integer, np.floating)) and math.isfinite(scale) and scale > 0):
+    if not (_is_real(scale) and math.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a positive finite number; got {scale!r}")
     scale_array, zero_point = np.array([scale], dtype=np.float32), np.zeros(1, dtype=np.int32)
     code = int(quantize([value], scale_array, zero_point, INT8_BITS, symmetric=True)[0])
     stored = code * float(scale)  # the real number the code stands for, without float32 rounding of the product
     kind = "saturated" if abs(stored - value) > scale / 2 else "zero" if code == 0 else "normal"
     return Encoding(float(value), stored, int(code < 0), 0, code, format(code & 0xFF, "08b"), kind)
+
+
+def _is_real(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
 
 
 def _round_to_format(magnitude: float, fmt: FloatFormat) -> float:

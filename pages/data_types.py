@@ -5,22 +5,14 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-import numpy as np
 import streamlit as st
 
 from core import dtypes
+from pages.shipped_model import layer_weights
 
 SIGN, EXPONENT, MANTISSA = "#d62728", "#2ca02c", "#1f77b4"
 MAX_EXACT_DIGITS = 30
 SOURCES = ("Type a number", "A weight of the autoencoder")
-
-
-@st.cache_resource(show_spinner="Loading the autoencoder's weights…")
-def model_weights() -> dict[str, np.ndarray]:
-    """The shipped autoencoder's weight matrices, or nothing until the model file exists."""
-    from core import autoencoder  # imports torch: only once, and only here
-
-    return autoencoder.layer_weights() if autoencoder.MODEL_PATH.exists() else {}
 
 
 def parse_number(text: str) -> float:
@@ -83,7 +75,7 @@ st.write(
     "keeps and the rounding error (round to nearest, ties to even; torch's dtypes are the reference)."
 )
 
-weights = model_weights()
+weights = layer_weights()
 source = st.radio("Value", SOURCES if weights else SOURCES[:1], horizontal=True)
 if source == SOURCES[0]:
     text = st.text_input("Number", "0.1", help="Also try 70000, 1e-8, 500, inf, nan.")

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import linear
+from pages.shipped_model import layer_weights
 
 BIT_WIDTHS = tuple(range(2, 9))
 SYNTHETIC = "synthetic"
@@ -14,14 +15,6 @@ SYNTHETIC_SHAPE = (256, 256)
 OUTLIER_ROWS = 4
 OUTLIER_FACTOR = 10.0
 MAPPINGS = {True: "symmetric (scale only)", False: "asymmetric (scale and zero point)"}
-
-
-@st.cache_resource(show_spinner="Loading the autoencoder's layers…")
-def model_layers() -> dict[str, np.ndarray]:
-    """The shipped autoencoder's weight matrices, or nothing until the model file exists."""
-    from core import autoencoder  # imports torch: only once, and only here
-
-    return autoencoder.layer_weights() if autoencoder.MODEL_PATH.exists() else {}
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -34,7 +27,7 @@ def synthetic_matrix(seed: int) -> np.ndarray:
 
 
 def weights_for(choice: str) -> np.ndarray:
-    return synthetic_matrix(0) if choice == SYNTHETIC else model_layers()[choice]
+    return synthetic_matrix(0) if choice == SYNTHETIC else layer_weights()[choice]
 
 
 @st.cache_data(max_entries=24, show_spinner="Quantizing at every granularity and bit width…")
@@ -49,7 +42,7 @@ st.write(
     "at the price of storing more scales. Here is that trade: error against the bits each weight really costs."
 )
 
-layers = model_layers()
+layers = layer_weights()
 labels = {SYNTHETIC: f"Synthetic {SYNTHETIC_SHAPE[0]}×{SYNTHETIC_SHAPE[1]}: N(0, 1) with {OUTLIER_ROWS} rows ×{OUTLIER_FACTOR:g}"}
 labels |= {name: f"Autoencoder {name} ({w.shape[0]}×{w.shape[1]}, out × in)" for name, w in layers.items()}
 left, right = st.columns([3, 2])

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import streamlit as st
-from PIL import Image
 
 from core import autoencoder, mnist, qlinear
+from pages.shipped_model import mnist_split, state_dict, stop_unless_shipped
 
 N_CALIBRATION = 500
 SHOWN_OUTPUTS = 8
@@ -19,15 +17,13 @@ GRANULARITY = {True: "per output channel (one scale per row of W)", False: "per 
 
 @st.cache_resource(show_spinner="Loading the autoencoder and the digits…")
 def setup():
-    """(state dict, layer names, calibration inputs per layer, held-out digits), or None until the model exists."""
-    if not autoencoder.MODEL_PATH.exists():
-        return None
-    train_images, _, heldout_images, _ = mnist.load_split()
-    state = autoencoder.load_state_dict()
+    """(state dict, layer names, calibration inputs per layer, held-out digits) of the shipped model."""
+    state = state_dict()
+    train_images, _, heldout_images, _ = mnist_split()
     return state, autoencoder.LAYER_NAMES, autoencoder.layer_inputs(state, train_images[:N_CALIBRATION]), heldout_images
 
 
-@st.cache_resource(show_spinner="Quantizing the layers to int8…")
+@st.cache_resource(max_entries=2, show_spinner="Quantizing the layers to int8…")
 def integer_layers(per_channel: bool) -> list[qlinear.Int8Linear]:
     state, names, calibration_inputs, _ = setup()
     return qlinear.quantize_autoencoder(state, names, calibration_inputs, per_channel)
@@ -41,25 +37,14 @@ def heldout_mse(per_channel: bool) -> tuple[float, float]:
     return autoencoder.mse(heldout_images, integer), autoencoder.mse(heldout_images, autoencoder.reconstruct(state, heldout_images))
 
 
-def digit_png(pixels: np.ndarray) -> bytes:
-    """A 784-pixel digit in [0, 1] as PNG bytes, enlarged without smoothing."""
-    image = Image.fromarray(np.clip(np.rint(pixels.reshape(28, 28) * 255), 0, 255).astype(np.uint8), mode="L")
-    buffer = io.BytesIO()
-    image.resize((IMAGE_PIXELS, IMAGE_PIXELS), Image.Resampling.NEAREST).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 st.title("Integer layer")
 st.write(
     "Deployed int8 models never multiply floats: inputs and weights are stored as 8-bit integers, products "
     "are summed in 32-bit integers, and one multiplication by a precomputed scale brings the sum back to "
     "8 bits for the next layer. Follow one held-out digit through the first layer, stage by stage."
 )
-loaded = setup()
-if loaded is None:
-    st.info("The shipped autoencoder (models/autoencoder.safetensors) is not there yet.")
-    st.stop()
-state, names, _, heldout_images = loaded
+stop_unless_shipped()
+state, names, _, heldout_images = setup()
 
 left, right = st.columns(2)
 index = left.slider("Held-out digit", 0, len(heldout_images) - 1, 0)
@@ -71,7 +56,7 @@ digit = heldout_images[index : index + 1]
 st.subheader(f"1. Input: uint8, affine (s_x = {fc1.input_scale:.6g}, z_x = {fc1.input_zero_point})")
 x_codes = qlinear.quantize_input(fc1, digit)
 left, right = st.columns([1, 3])
-left.image(digit_png(x_codes[0] / 255), caption="the codes x_q as an image")
+left.image(mnist.digit_png(x_codes[0] / 255, IMAGE_PIXELS), caption="the codes x_q as an image")
 right.write(
     f"x_q = clamp(round(x / s_x) + z_x, 0, 255). The pixels of these digits are k/255 and span [0, 1], so "
     f"s_x = 1/255 and the codes are the original bytes: {np.count_nonzero(x_codes)} of 784 pixels are nonzero, "
@@ -137,14 +122,14 @@ st.caption(f"The {SHOWN_OUTPUTS} outputs with the largest float values on this d
 st.header("The whole autoencoder in integers (W8A8)")
 st.write(
     "All five layers chained this way: uint8 codes in, int8 weights, int32 sums, uint8 codes out; only the "
-    "final sigmoid runs on floats. Ranges come from 500 training digits."
+    f"final sigmoid runs on floats. Ranges come from {N_CALIBRATION} training digits."
 )
 integer = qlinear.reconstruct_w8a8(layers, digit)
 floating = autoencoder.reconstruct(state, digit)
 left, middle, right = st.columns(3)
-left.image(digit_png(digit[0]), caption="held-out digit")
-middle.image(digit_png(floating[0]), caption=f"float32: MSE {autoencoder.mse(digit, floating):.4f}")
-right.image(digit_png(integer[0]), caption=f"W8A8 integers: MSE {autoencoder.mse(digit, integer):.4f}")
+left.image(mnist.digit_png(digit[0], IMAGE_PIXELS), caption="held-out digit")
+middle.image(mnist.digit_png(floating[0], IMAGE_PIXELS), caption=f"float32: MSE {autoencoder.mse(digit, floating):.4f}")
+right.image(mnist.digit_png(integer[0], IMAGE_PIXELS), caption=f"W8A8 integers: MSE {autoencoder.mse(digit, integer):.4f}")
 integer_mse, float_mse = heldout_mse(per_channel)
 a, b = st.columns(2)
 a.metric("Held-out MSE, float32", f"{float_mse:.5f}")

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import distributions, norms, weight_sharing
 from core.divergence import DEFAULT_BINS, shared_histograms
+from pages.shipped_model import layer_weights
 
 DISTRIBUTION_LABELS = {
     "normal": "Normal N(0, 1)",
@@ -32,19 +33,11 @@ MAX_HEATMAP_SIDE = 512
 SEED_KEY = "weights_seed"
 
 
-@st.cache_resource(show_spinner="Loading the autoencoder's layers…")
-def real_layers() -> dict[str, np.ndarray]:
-    """The shipped autoencoder's weight matrices, or nothing until the model file exists."""
-    from core import autoencoder  # imports torch: only once, and only here
-
-    return autoencoder.layer_weights() if autoencoder.MODEL_PATH.exists() else {}
-
-
 @st.cache_data(max_entries=8, show_spinner=False)
 def matrix(choice: str, n: int, seed: int) -> np.ndarray:
     if choice in distributions.DISTRIBUTIONS:
         return distributions.weight_matrix(choice, n, seed)
-    return real_layers()[choice]
+    return layer_weights()[choice]
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -101,7 +94,7 @@ st.write(
     "them and see how far the product Wx can move."
 )
 
-layers = real_layers()
+layers = layer_weights()
 choices = [*distributions.DISTRIBUTIONS, *layers]
 labels = {
     **DISTRIBUTION_LABELS,

@@ -103,6 +103,8 @@ def test_int8_encode_matches_torch_qint8():
         (lambda: encode("one", "FP16"), "value"),
         (lambda: int8_encode(1.0, 0.0), "scale"),
         (lambda: int8_encode(math.inf, 0.1), "value"),
+        (lambda: int8_encode(True, 0.1), "value"),
+        (lambda: int8_encode(1.0, True), "scale"),
     ],
 )
 def test_bad_input_raises_value_error(call, message):

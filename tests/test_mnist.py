@@ -2,6 +2,7 @@
 
 import csv
 import gzip
+import io
 import itertools
 
 import numpy as np
@@ -10,7 +11,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from core.mnist import CENTRE, GLYPH_BOX, N_HELDOUT, SIDE, drawing_to_mnist, ink, load_mnist, load_split, mnist_path
+from core.mnist import (
+    CENTRE,
+    GLYPH_BOX,
+    N_HELDOUT,
+    SIDE,
+    digit_png,
+    drawing_to_mnist,
+    ink,
+    load_mnist,
+    load_split,
+    mnist_path,
+)
 
 
 
@@ -162,3 +174,19 @@ def test_any_strokes_fit_the_box_and_are_centred_unless_that_would_cut_ink(lines
     touches_cols = cols.min() == 0 or cols.max() == SIDE - 1
     assert abs(row - CENTRE) <= 1 or touches_rows
     assert abs(col - CENTRE) <= 1 or touches_cols
+
+
+def test_digit_png_is_the_digit_enlarged_pixel_for_pixel(split):
+    digit = split[2][0]  # held-out pixels are k/255, so the PNG must give back the bytes exactly
+    decoded = Image.open(io.BytesIO(digit_png(digit, side=6 * SIDE)))
+    assert decoded.mode == "L" and decoded.size == (6 * SIDE, 6 * SIDE)
+    expected = np.kron(np.rint(digit.reshape(SIDE, SIDE) * 255).astype(np.uint8), np.ones((6, 6), np.uint8))
+    np.testing.assert_array_equal(np.asarray(decoded), expected)
+    outside = np.asarray(Image.open(io.BytesIO(digit_png(np.linspace(-1, 2, SIDE * SIDE), side=SIDE))))
+    assert outside.min() == 0 and outside.max() == 255
+
+
+@pytest.mark.parametrize(("digit", "side", "message"), [(np.zeros(100), 168, "784 pixels"), (np.zeros(784), 0, "side")])
+def test_digit_png_rejects_other_shapes_and_sizes(digit, side, message):
+    with pytest.raises(ValueError, match=message):
+        digit_png(digit, side)

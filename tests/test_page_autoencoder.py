@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core import autoencoder
@@ -74,3 +75,14 @@ def test_per_layer_bits(app):
     assert not app.exception
     expected = autoencoder.quantize_model(autoencoder.load_state_dict(), {"fc3": 2}, "linear").storage_bytes
     assert metrics(app)["Model size at mixed bits"] == f"{expected / 1e6:.2f} MB"
+
+
+def test_a_missing_model_file_shows_a_notice_not_a_traceback(monkeypatch):
+    monkeypatch.setattr(autoencoder, "MODEL_PATH", autoencoder.MODEL_PATH.with_name("missing.safetensors"))
+    st.cache_resource.clear()
+    try:
+        missing = AppTest.from_file(PAGE, default_timeout=120).run()
+    finally:
+        st.cache_resource.clear()  # the pages tested next must load the real model again
+    assert not missing.exception and not missing.error
+    assert any("not there yet" in info.value for info in missing.info)

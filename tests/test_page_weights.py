@@ -16,6 +16,10 @@ SHOWN = 5e-3  # metrics show 3 significant digits
 def fresh_caches():
     st.cache_data.clear()
     st.cache_resource.clear()
+    yield
+    # a test that hides the model file must not leave "no model" cached for the pages tested after it
+    st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 def run(**widgets):
