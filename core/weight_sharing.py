@@ -72,12 +72,14 @@ def quantize_weights(weights: np.ndarray, bits: int, method: str) -> np.ndarray:
     return fake_quantize(weights, bits, symmetric=method == "absmax").astype(np.float64)
 
 
-def stored_bytes(n_values: int, bits: int, method: str) -> int:
-    """Bytes of n_values weights quantized by `method`: bits-wide indices plus a 2^bits float32 codebook
-    (kmeans) or plus one float32 scale and, for minmax, a bits-wide zero point (linear)."""
+def stored_bytes(n_values: int, bits: int, method: str, codebook_size: int | None = None) -> int:
+    """Bytes of n_values weights quantized by `method`. kmeans: indices into a float32 codebook of
+    codebook_size values (default 2^bits; fewer when the weights have fewer distinct values),
+    packed at ceil(log2 codebook_size) bits; linear: bits-wide codes plus one float32 scale and,
+    for minmax, a bits-wide zero point."""
     bits = check_bits(bits)
     if _method(method) == "kmeans":
-        return shared_bytes(n_values, 2**bits)
+        return shared_bytes(n_values, 2**bits if codebook_size is None else codebook_size)
     return linear_bytes(n_values, bits, symmetric=method == "absmax")
 
 
@@ -105,7 +107,7 @@ def weight_report(weights: np.ndarray, bits: int, method: str, p: object, inputs
         output_error_max=output_max,
         kl_bits=histogram_kl(weights, quantized),
         float_bytes=float_bytes(weights.size),
-        quantized_bytes=stored_bytes(weights.size, bits, method),
+        quantized_bytes=stored_bytes(weights.size, bits, method, codebook_size=levels.size),
     )
 
 

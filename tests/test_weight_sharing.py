@@ -58,6 +58,15 @@ def test_stored_bytes_hand_worked():
     assert stored_bytes(400, 4, "minmax") == 200 + 5  # 32-bit scale + 4-bit zero point
     assert stored_bytes(400, 4, "absmax") == 200 + 4
     assert stored_bytes(3, 3, "kmeans") == 2 + 8 * 4
+    # 64 distinct weights at 8 bits share only 64 levels: 6-bit indices and a 64-entry codebook
+    assert stored_bytes(64, 8, "kmeans", codebook_size=64) == 48 + 64 * 4
+
+
+def test_report_counts_the_codebook_actually_used():
+    weights = np.random.default_rng(0).normal(size=(8, 8))
+    report = weight_report(weights, 8, "kmeans", 1, random_inputs(8))
+    assert report.levels.size == 64
+    assert report.quantized_bytes == 48 + 64 * 4  # not 64 bytes of indices + a 256-entry codebook
 
 
 @pytest.mark.parametrize("method", METHODS)
