@@ -16,6 +16,8 @@ from core.checks import integer_in_range
 DISTRIBUTIONS = ("normal", "uniform", "outlier", "laplace", "bimodal")
 OUTLIER_VALUE = 25.0
 MAX_SIZE = 4096
+OUTLIER_ROWS = 4
+OUTLIER_ROW_FACTOR = 10.0
 
 
 def weight_matrix(distribution: str, n: int, seed: int = 0) -> np.ndarray:
@@ -42,3 +44,15 @@ def weight_matrix(distribution: str, n: int, seed: int = 0) -> np.ndarray:
     else:
         weights = rng.normal(np.where(rng.random(shape) < 0.5, -2.0, 2.0), 0.5)
     return weights.astype(np.float32)
+
+
+def outlier_rows_matrix(m: int = 256, n: int = 256, seed: int = 0) -> np.ndarray:
+    """An (m, n) float32 N(0, 1) matrix whose OUTLIER_ROWS rows, at seeded positions, are OUTLIER_ROW_FACTOR
+    times larger: the case where one scale per tensor wastes its levels and per-row scales do not."""
+    m = integer_in_range(m, "m", OUTLIER_ROWS, MAX_SIZE)
+    n = integer_in_range(n, "n", 1, MAX_SIZE)
+    seed = integer_in_range(seed, "seed", 0, 2**32 - 1)
+    rng = np.random.default_rng(seed)
+    weights = rng.standard_normal((m, n)).astype(np.float32)
+    weights[rng.choice(m, OUTLIER_ROWS, replace=False)] *= OUTLIER_ROW_FACTOR
+    return weights

@@ -6,28 +6,22 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import linear
+from core import distributions, linear
 from pages.shipped_model import layer_weights
 
 BIT_WIDTHS = tuple(range(2, 9))
 SYNTHETIC = "synthetic"
 SYNTHETIC_SHAPE = (256, 256)
-OUTLIER_ROWS = 4
-OUTLIER_FACTOR = 10.0
 MAPPINGS = {True: "symmetric (scale only)", False: "asymmetric (scale and zero point)"}
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def synthetic_matrix(seed: int) -> np.ndarray:
-    """N(0, 1) weights with OUTLIER_ROWS rows, at seeded positions, OUTLIER_FACTOR times larger."""
-    rng = np.random.default_rng(seed)
-    weights = rng.standard_normal(SYNTHETIC_SHAPE).astype(np.float32)
-    weights[rng.choice(SYNTHETIC_SHAPE[0], OUTLIER_ROWS, replace=False)] *= OUTLIER_FACTOR
-    return weights
+@st.cache_data(max_entries=1, show_spinner=False)
+def synthetic_matrix() -> np.ndarray:
+    return distributions.outlier_rows_matrix(*SYNTHETIC_SHAPE)
 
 
 def weights_for(choice: str) -> np.ndarray:
-    return synthetic_matrix(0) if choice == SYNTHETIC else layer_weights()[choice]
+    return synthetic_matrix() if choice == SYNTHETIC else layer_weights()[choice]
 
 
 @st.cache_data(max_entries=24, show_spinner="Quantizing at every granularity and bit width…")
@@ -43,7 +37,7 @@ st.write(
 )
 
 layers = layer_weights()
-labels = {SYNTHETIC: f"Synthetic {SYNTHETIC_SHAPE[0]}×{SYNTHETIC_SHAPE[1]}: N(0, 1) with {OUTLIER_ROWS} rows ×{OUTLIER_FACTOR:g}"}
+labels = {SYNTHETIC: f"Synthetic {SYNTHETIC_SHAPE[0]}×{SYNTHETIC_SHAPE[1]}: N(0, 1) with {distributions.OUTLIER_ROWS} rows ×{distributions.OUTLIER_ROW_FACTOR:g}"}
 labels |= {name: f"Autoencoder {name} ({w.shape[0]}×{w.shape[1]}, out × in)" for name, w in layers.items()}
 left, right = st.columns([3, 2])
 choice = left.selectbox("Weights", list(labels), format_func=labels.get)

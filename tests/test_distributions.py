@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from core.distributions import DISTRIBUTIONS, OUTLIER_VALUE, weight_matrix
+from core.distributions import DISTRIBUTIONS, OUTLIER_ROWS, OUTLIER_VALUE, outlier_rows_matrix, weight_matrix
 
 
 def bimodal_cdf(x):
@@ -66,3 +66,14 @@ def test_same_seed_same_matrix_other_seed_other_matrix(distribution):
 def test_bad_arguments_name_the_argument(kwargs, message):
     with pytest.raises(ValueError, match=message):
         weight_matrix(**kwargs)
+
+
+def test_outlier_rows_are_ten_times_larger_and_seeded():
+    weights = outlier_rows_matrix(64, 32, seed=3)
+    row_scale = np.abs(weights).mean(axis=1)
+    large = np.flatnonzero(row_scale > 4 * np.median(row_scale))
+    assert large.size == OUTLIER_ROWS
+    ratio = np.abs(weights[large]).mean() / np.abs(np.delete(weights, large, axis=0)).mean()
+    assert 7 < ratio < 13  # OUTLIER_ROW_FACTOR = 10, up to sampling noise
+    np.testing.assert_array_equal(weights, outlier_rows_matrix(64, 32, seed=3))
+    assert not np.array_equal(weights, outlier_rows_matrix(64, 32, seed=4))
