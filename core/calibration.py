@@ -19,7 +19,7 @@ Methods:
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -165,6 +165,24 @@ def reconstruct_with_quantized_activations(
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def quantized_activation_errors(
+    model: torch.nn.Module, calibration: Mapping[str, np.ndarray], images: np.ndarray, bit_widths: Sequence[int],
+    percentile: float = 99.99,
+) -> dict[str, list[float]]:
+    """{method: per-pixel MSE of the model's reconstructions of images (n, 784) against them, with every
+    layer's input clip-quantized at the thresholds `method` picks on the calibration activations {layer: array},
+    one entry per bit width}."""
+    from core.autoencoder import mse  # imports torch, which the model needs anyway
+
+    return {
+        method: [
+            mse(images, reconstruct_with_quantized_activations(model, images, layer_thresholds(calibration, method, bits, percentile), bits))
+            for bits in bit_widths
+        ]
+        for method in METHODS
+    }
 
 
 def _activations(x: object) -> np.ndarray:

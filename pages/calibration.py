@@ -47,14 +47,8 @@ def end_to_end(percentile: float) -> tuple[float, dict[str, list[float]]]:
     """(float MSE, {method: held-out MSE with all activations quantized at each of END_TO_END_BITS})."""
     model, state, _, heldout_images = setup()
     float_mse = autoencoder.mse(heldout_images, autoencoder.reconstruct(state, heldout_images))
-    table = {}
-    for method in calibration.METHODS:
-        table[method] = [
-            autoencoder.mse(heldout_images, calibration.reconstruct_with_quantized_activations(
-                model, heldout_images, calibration.layer_thresholds(activations("calibration"), method, bits, percentile), bits))
-            for bits in END_TO_END_BITS
-        ]
-    return float_mse, table
+    errors = calibration.quantized_activation_errors(model, activations("calibration"), heldout_images, END_TO_END_BITS, percentile)
+    return float_mse, errors
 
 
 def layer_label(layer: str) -> str:

@@ -6,6 +6,7 @@ import torch
 
 from core.autoencoder import LAYER_NAMES, build_autoencoder
 from core.calibration import (
+    METHODS,
     clip_quantize,
     entropy_threshold,
     error_parts,
@@ -16,6 +17,7 @@ from core.calibration import (
     mse_threshold,
     percentile_threshold,
     quantization_mse,
+    quantized_activation_errors,
     reconstruct_with_quantized_activations,
     threshold,
 )
@@ -152,6 +154,21 @@ def test_reconstruct_with_quantized_activations_equals_a_hand_forward():
     float_out = model(torch.from_numpy(images)).detach().numpy()
     assert not np.allclose(out, float_out, atol=1e-4)
     assert not model._forward_pre_hooks and not model.fc1._forward_pre_hooks
+
+
+def test_quantized_activation_errors_match_a_loop():
+    torch.manual_seed(0)
+    model = build_autoencoder().eval()
+    rng = np.random.default_rng(7)
+    images = rng.uniform(0, 1, (16, 784)).astype(np.float32)
+    calibration = {layer: rng.exponential(1.0, 4000) for layer in LAYER_NAMES}
+    errors = quantized_activation_errors(model, calibration, images, (4, 8), percentile=99.9)
+    assert list(errors) == list(METHODS)
+    for method, per_bits in errors.items():
+        for bits, error in zip((4, 8), per_bits):
+            thresholds = layer_thresholds(calibration, method, bits, 99.9)
+            outputs = reconstruct_with_quantized_activations(model, images, thresholds, bits).astype(np.float64)
+            assert error == pytest.approx(np.mean((outputs - images) ** 2), rel=1e-6)
 
 
 @pytest.mark.parametrize(
