@@ -72,6 +72,19 @@ def test_contract_on_random_images(seed, k, levels):
     assert_contract(image, k, palette, labels)
 
 
+@pytest.mark.parametrize("k", [48, 256])
+def test_every_color_of_a_photo_gets_its_nearest_palette_color(k):
+    # From k = 48 most colors keep the label Lloyd's bounds prove nearest; brute force over the
+    # distinct colors of the full-size photo (about 97,000) checks every one of them.
+    image = load_sample_image("china.jpg")
+    palette, labels = palette_kmeans(image, k)
+    colors, first = np.unique(image.reshape(-1, 3), axis=0, return_index=True)
+    colors, entries, chosen = colors.astype(np.float64), palette.astype(np.float64), labels.ravel()[first]
+    for rows in np.array_split(np.arange(len(colors)), 8):  # integers: float64 is exact
+        squared = (colors[rows] ** 2).sum(axis=1)[:, None] + (entries**2).sum(axis=1) - 2 * colors[rows] @ entries.T
+        assert np.array_equal(squared[np.arange(len(rows)), chosen[rows]], squared.min(axis=1))
+
+
 def test_fewer_distinct_colors_than_k_gives_exactly_those_colors_by_count():
     image = np.zeros((3, 4, 3), dtype=np.uint8)
     image[0, :3] = [255, 0, 0]
