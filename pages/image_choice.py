@@ -7,6 +7,7 @@ heavy is cached by the image's content digest (and k): a slider move recomputes 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,11 @@ class SharedColors:
 
 
 _BY_DIGEST = {ChosenImage: lambda image: image.digest}
+
+
+def escape_markdown(text: str) -> str:
+    """text with markdown's special characters escaped, so an uploaded file name shows as typed, never as a link."""
+    return re.sub(r"([\\`*_{}\[\]()!<>|~$:])", r"\\\1", text)
 
 
 @st.cache_data(max_entries=32, hash_funcs=_BY_DIGEST, show_spinner="Finding the shared colors…")
@@ -120,7 +126,7 @@ def choose_image() -> ChosenImage:
         state[IMAGE_KEY] = _sample(source)
     chosen: ChosenImage = state[IMAGE_KEY]
     height, width = chosen.pixels.shape[:2]
-    st.sidebar.caption(f"Showing **{chosen.name}**: {width}×{height} = {width * height:,} pixels.")
+    st.sidebar.caption(f"Showing **{escape_markdown(chosen.name)}**: {width}×{height} = {width * height:,} pixels.")
     for notice in chosen.notices:
         st.sidebar.info(notice)
     return chosen
@@ -138,14 +144,14 @@ def _take_upload() -> None:
         try:
             loaded = load_image(upload.getvalue())
         except ValueError as error:
-            bad_id, problem = upload.file_id, f"{upload.name} cannot be used: {error}."
+            bad_id, problem = upload.file_id, f"{escape_markdown(upload.name)} cannot be used: {error}."
             state[UPLOAD_ERROR_KEY] = (bad_id, problem)
         else:
             image = ChosenImage(upload.name, loaded.pixels, image_digest(loaded.pixels), loaded.notices, uploaded=True)
             state[UPLOADED_KEY] = (upload.file_id, image)
     if upload is not None and upload.file_id == bad_id:
-        st.sidebar.error(f"{problem} Still showing {state[IMAGE_KEY].name}.")
+        st.sidebar.error(f"{problem} Still showing {escape_markdown(state[IMAGE_KEY].name)}.")
     elif UPLOADED_KEY in state:
         state[IMAGE_KEY] = state[UPLOADED_KEY][1]
     else:
-        st.sidebar.info(f"Upload an image; until then the pages show {state[IMAGE_KEY].name}.")
+        st.sidebar.info(f"Upload an image; until then the pages show {escape_markdown(state[IMAGE_KEY].name)}.")

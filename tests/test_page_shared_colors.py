@@ -173,3 +173,10 @@ def test_moves_recompute_nothing_already_seen(monkeypatch: pytest.MonkeyPatch) -
     assert calls == []
     app.slider(key="shared_colors_k").set_value(9).run()
     assert calls == ["palette_kmeans", "palette_png"]  # a new k: the fit and its file, nothing per image
+
+
+def test_uploaded_file_names_are_shown_as_typed_not_as_markdown():
+    from pages.image_choice import escape_markdown
+
+    assert escape_markdown("[x](https://evil.example/a).png") == r"\[x\]\(https\://evil.example/a\).png"
+    assert escape_markdown("my_photo*1.png") == r"my\_photo\*1.png"

@@ -1,0 +1,337 @@
+"""Bad input everywhere a user can give it: a table of awkward uploads, every control at its extremes,
+junk in every text box, and the autoencoder canvas left empty or scribbled full white.
+
+Each input must give either a correct result or a clear st.error naming the problem, never a
+traceback, and the page must still work for the next action. Uploads and controls run through
+AppTest; the canvas needs the real browser.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, registered_pages
+from core.images import MAX_SOURCE_PIXELS
+from pages.image_choice import IMAGE_KEY, OWN_IMAGE, SOURCE_KEY, escape_markdown
+
+# A page script draws a title; other modules in pages/ (image_choice.py) are helpers the pages share.
+PAGE_SCRIPTS = sorted(path for path in (ROOT / "pages").glob("*.py") if "st.title(" in path.read_text())
+IMAGE_PAGES = [path for path in PAGE_SCRIPTS if "choose_image(" in path.read_text()]
+JUNK_TEXT = ["", "   ", "abc", "nan", "-inf", "1e400", "1,,2", "0x1F", "½", "9" * 5000]
+PREVIOUS = "previous.png"  # the good upload each case starts from, so a refused file must leave it in place
+
+
+def run_page(path: Path) -> AppTest:
+    app = AppTest.from_file(str(path), default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def page_id(path: Path) -> str:
+    return path.stem
+
+
+def encoded(image: Image.Image, format: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+@functools.cache
+def decompression_bomb(side: int = 30_000) -> bytes:
+    """A valid side×side 1-bit black PNG (900 MP for 30000) in ~110 kB, written chunk by chunk."""
+    row = b"\x00" * (1 + (side + 7) // 8)  # filter byte + packed bits
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row * 1000) for _ in range(side // 1000))
+    data += compressor.compress(row * (side % 1000)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit grayscale
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
+
+
+def truncated_jpeg() -> bytes:
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    whole = encoded(Image.fromarray(noise), "JPEG")
+    return whole[: len(whole) // 2]
+
+
+def sixteen_bit_png() -> bytes:
+    ramp = np.linspace(0, 65535, 64).round().astype(np.uint16)
+    return encoded(Image.fromarray(np.tile(ramp, (16, 1))), "PNG")  # mode I;16
+
+
+def animated_gif() -> bytes:
+    red, blue = Image.new("RGB", (24, 16), (255, 0, 0)), Image.new("RGB", (24, 16), (0, 0, 255))
+    return encoded(red, "GIF", save_all=True, append_images=[blue], duration=100, loop=0)
+
+
+def exif_rotated_jpeg() -> bytes:
+    """Stored 40 wide × 20 tall, left half black; orientation 6 (turn 90° clockwise) shows it 20 × 40, black on top."""
+    stored = np.full((20, 40, 3), 255, dtype=np.uint8)
+    stored[:, :20] = 0
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return encoded(Image.fromarray(stored), "JPEG", exif=exif.tobytes(), quality=95)
+
+
+def transparent_png() -> bytes:
+    rgba = np.zeros((20, 20, 4), dtype=np.uint8)
+    rgba[:, :10] = (255, 0, 0, 255)  # the right half stays fully transparent
+    return encoded(Image.fromarray(rgba, "RGBA"), "PNG")
+
+
+def near(pixels: np.ndarray, color: tuple[int, int, int], tolerance: int = 0) -> bool:
+    return bool(np.abs(pixels.astype(int) - np.array(color)).max() <= tolerance)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One row of the table: a file, and either the problem its error must name or how the result must look."""
+
+    name: str
+    data: Callable[[], bytes]
+    problem: str | None = None  # words the st.error must contain
+    size: tuple[int, int] | None = None  # (width, height) shown
+    looks_right: Callable[[np.ndarray], bool] = lambda pixels: True
+    notice: str | None = None  # words a sidebar notice must contain
+    k: int | None = None  # number of shared colors to set before uploading
+
+
+UPLOADS = [
+    Upload("empty.png", lambda: b"", problem="empty"),
+    Upload("notes.png", lambda: b"These are my notes, not a picture.\n" * 20, problem="not an image"),
+    Upload("truncated.jpg", truncated_jpeg, problem="not a readable image"),
+    Upload("bomb.png", decompression_bomb, problem=f"at most {MAX_SOURCE_PIXELS:,}"),
+    Upload(
+        "dot.png",
+        lambda: encoded(Image.new("RGB", (1, 1), (12, 34, 56)), "PNG"),
+        size=(1, 1),
+        looks_right=lambda pixels: near(pixels, (12, 34, 56)),
+    ),
+    Upload(
+        "one_color.png",
+        lambda: encoded(Image.new("RGB", (50, 40), (90, 120, 200)), "PNG"),
+        size=(50, 40),
+        looks_right=lambda pixels: near(pixels, (90, 120, 200)),
+        k=256,
+    ),
+    Upload(
+        "sixteen_bit.png",
+        sixteen_bit_png,
+        size=(64, 16),
+        # 0…65535 in 64 steps is 0…255 in steps of about 4: gray, increasing, full range.
+        looks_right=lambda pixels: bool(
+            (pixels[..., 0] == pixels[..., 2]).all()
+            and (np.diff(pixels[0, :, 0].astype(int)) >= 0).all()
+            and pixels[0, 0, 0] == 0
+            and pixels[0, -1, 0] == 255
+        ),
+    ),
+    Upload(
+        "cmyk.jpg",
+        lambda: encoded(Image.new("CMYK", (32, 24), (0, 255, 255, 0)), "JPEG", quality=95),
+        size=(32, 24),
+        looks_right=lambda pixels: near(pixels, (255, 0, 0), tolerance=24),  # no cyan, full magenta + yellow: red
+    ),
+    Upload(
+        "animated.gif",
+        animated_gif,
+        size=(24, 16),
+        looks_right=lambda pixels: near(pixels, (255, 0, 0)),  # the first frame
+        notice="2 frames",
+    ),
+    Upload(
+        "rotated.jpg",
+        exif_rotated_jpeg,
+        size=(20, 40),
+        looks_right=lambda pixels: pixels[:20].mean() < 40 and pixels[20:].mean() > 215,
+        notice="EXIF orientation",
+    ),
+    Upload(
+        "transparent.png",
+        transparent_png,
+        size=(20, 20),
+        looks_right=lambda pixels: near(pixels[:, :10], (255, 0, 0)) and near(pixels[:, 10:], (255, 255, 255)),
+    ),
+]
+
+
+def k_slider(app: AppTest):
+    [slider] = [slider for slider in app.slider if slider.label.startswith("Number of shared colors")]
+    return slider
+
+
+def upload(app: AppTest, name: str, data: bytes) -> None:
+    app.file_uploader[0].set_value((name, data, "application/octet-stream"))
+    app.run()
+
+
+@pytest.fixture(params=IMAGE_PAGES, ids=page_id, scope="module")
+def image_page(request) -> AppTest:
+    """An image page with 'your own image' chosen."""
+    app = run_page(request.param)
+    app.sidebar.radio(key=SOURCE_KEY).set_value(OWN_IMAGE).run()
+    return app
+
+
+@pytest.mark.skipif(not IMAGE_PAGES, reason="no page in pages/ takes an image upload yet")
+@pytest.mark.parametrize("case", UPLOADS, ids=lambda case: case.name)
+def test_upload_gives_a_correct_image_or_names_the_problem(image_page, case):
+    app = image_page
+    previous = np.full((30, 30, 3), 77, dtype=np.uint8)
+    upload(app, PREVIOUS, encoded(Image.fromarray(previous), "PNG"))
+    k_slider(app).set_value(case.k or 8).run()
+    upload(app, case.name, case.data())
+    assert not app.exception, app.exception
+
+    chosen = app.session_state[IMAGE_KEY]
+    sidebar = [element.value for element in [*app.sidebar.caption, *app.sidebar.info, *app.sidebar.error]]
+    if case.problem:
+        errors = [error.value for error in app.sidebar.error]
+        assert len(errors) == 1 and escape_markdown(case.name) in errors[0] and case.problem in errors[0], sidebar
+        assert chosen.name == PREVIOUS and np.array_equal(chosen.pixels, previous), "the last good image must stay"
+    else:
+        assert not app.error, [error.value for error in app.error]
+        width, height = case.size
+        assert f"Showing **{escape_markdown(case.name)}**: {width}×{height}" in " ".join(sidebar), sidebar
+        assert chosen.pixels.shape == (height, width, 3)
+        assert case.looks_right(chosen.pixels), chosen.pixels
+        if case.notice:
+            assert any(case.notice in info.value for info in app.sidebar.info), sidebar
+
+    k_slider(app).set_value(3).run()  # the next action still works; a refused file's message may stay in the sidebar
+    assert not app.exception, app.exception
+    assert not app.main.error, [error.value for error in app.main.error]
+    assert app.metric, "the page shows its numbers again"
+
+
+# A select slider's raw options cannot be read back from AppTest (only their labels), so its ends are listed here.
+SELECT_SLIDER_ENDS = {("autoencoder", "Bits per weight"): [1, 8, "float"]}
+# Buttons to press before the controls move, so the extremes reach the page's results (AppTest cannot draw).
+FIRST_PRESS = {"autoencoder": "Use a held-out digit"}
+
+
+def extremes(path: Path, app: AppTest) -> list[tuple[str, str, object]]:
+    """(kind, label, value) for both ends of every enabled slider, select slider and bounded number input."""
+    ends = []
+    for slider in app.slider:
+        if not slider.disabled and not isinstance(slider.value, (tuple, list)):
+            ends += [("slider", slider.label, slider.min), ("slider", slider.label, slider.max)]
+    for slider in app.select_slider:
+        if not slider.disabled:
+            listed = SELECT_SLIDER_ENDS.get((path.stem, slider.label))
+            assert listed is not None, f"add {path.stem}'s select slider {slider.label!r} to SELECT_SLIDER_ENDS"
+            ends += [("select_slider", slider.label, value) for value in listed]
+    for number in app.number_input:
+        if not number.disabled:
+            ends += [("number_input", number.label, end) for end in (number.min, number.max) if end is not None]
+    return ends
+
+
+def widget(app: AppTest, kind: str, label: str):
+    matches = [element for element in getattr(app, kind) if element.label == label]
+    return matches[0] if matches else None
+
+
+@pytest.mark.parametrize("path", PAGE_SCRIPTS, ids=page_id)
+def test_every_control_at_both_ends_gives_numbers_not_errors(path):
+    app = run_page(path)
+    if path.stem in FIRST_PRESS:
+        [button] = [button for button in app.button if button.label == FIRST_PRESS[path.stem]]
+        button.click().run()
+        assert app.metric, "the pressed button should bring the page's results"
+    failures = []
+    for kind, label, value in extremes(path, app):
+        element = widget(app, kind, label)
+        if element is None:  # hidden by an earlier choice
+            continue
+        element.set_value(value).run()  # not set back: the ends also meet each other (k=256 at n=512 ...)
+        problems = [*map(str, app.exception), *(error.value for error in app.error)]
+        if kind == "number_input":  # a legal but absurd number may be refused, clearly
+            problems = [str(exception) for exception in app.exception]
+        if problems:
+            failures.append(f"{label} = {value}: {problems}")
+    assert not failures, f"{path.name}:\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("path", [path for path in PAGE_SCRIPTS if "st.text_input(" in path.read_text()], ids=page_id)
+def test_junk_in_every_text_box_gives_an_error_or_a_result(path):
+    app = run_page(path)
+    failures = []
+    for box in list(app.text_input):
+        label, default = box.label, box.value
+        for text in JUNK_TEXT:
+            widget(app, "text_input", label).set_value(text).run()
+            if app.exception:
+                failures.append(f"{label} = {text[:20]!r}: {app.exception[0].message}")
+            for error in app.error:
+                assert error.value.strip(), "an error must say what was wrong"
+        widget(app, "text_input", label).set_value(default).run()
+        assert not app.exception and not app.error, "the page works again with the default text"
+    assert not failures, f"{path.name}:\n" + "\n".join(failures)
+
+
+def no_traceback(app_page) -> None:
+    assert app_page.page.locator("[data-testid=stException]").count() == 0
+    assert not app_page.server_tracebacks(), app_page.server_tracebacks()
+
+
+@pytest.fixture
+def autoencoder_page(app_page):
+    if "Autoencoder" not in registered_pages():
+        pytest.skip("app.py does not register the Autoencoder page yet")
+    app_page.open("Autoencoder")
+    return app_page
+
+
+def test_empty_canvas_asks_for_a_drawing(autoencoder_page):
+    no_traceback(autoencoder_page)
+    assert autoencoder_page.errors() == []
+    autoencoder_page.page.get_by_text("Draw a digit").wait_for()
+    autoencoder_page.draw([[(0.5, 0.2), (0.5, 0.8)]])
+    autoencoder_page.page.get_by_text("your drawing").first.wait_for()
+    autoencoder_page.page.get_by_role("button", name="Clear").click()
+    autoencoder_page.page.get_by_text("Draw a digit").wait_for()  # cleared: back to the prompt, not an error
+    autoencoder_page.wait_idle()
+    no_traceback(autoencoder_page)
+    assert autoencoder_page.errors() == []
+
+
+def test_canvas_scribbled_full_white_gives_a_result_or_a_message(autoencoder_page):
+    pen = autoencoder_page.page.locator("[data-testid=stSlider]", has_text="Pen width").first
+    autoencoder_page.press_slider(pen, "End")
+    autoencoder_page.wait_idle()
+    rows = [i / 14 for i in range(15)]
+    autoencoder_page.draw([[(0.0, y), (1.0, y)] for y in rows] + [[(x, 0.0), (x, 1.0)] for x in rows])
+    autoencoder_page.page.get_by_text("your drawing").first.or_(
+        autoencoder_page.page.get_by_text("Could not read the drawing")
+    ).first.wait_for()
+    autoencoder_page.wait_idle()
+    autoencoder_page.screenshot("Autoencoder canvas scribbled full white")
+    no_traceback(autoencoder_page)
+    errors = autoencoder_page.errors()
+    assert all("drawing" in error for error in errors), errors
+    if not errors:
+        labels = autoencoder_page.page.locator("[data-testid=stMetricLabel]").all_inner_texts()
+        assert "Float MSE" in labels, labels
+
+    before = autoencoder_page.numbers()
+    bits = autoencoder_page.page.locator("[data-testid=stSlider]", has_text="Bits per weight").first
+    autoencoder_page.press_slider(bits, "Home")
+    assert autoencoder_page.wait_numbers_change(before) != before, "the page must still answer the next action"
+    no_traceback(autoencoder_page)
