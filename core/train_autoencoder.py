@@ -134,6 +134,7 @@ def save(model: torch.nn.Module, history: list[float], path: Path, seed: int, se
 
 
 def main() -> None:
+    """Command line: train with --epochs/--seed/--threads and write the weights and model card to --out."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
