@@ -17,6 +17,7 @@ DISTRIBUTIONS = ("normal", "uniform", "outlier", "laplace", "bimodal")
 OUTLIER_VALUE = 25.0
 MAX_SIZE = 4096
 OUTLIER_ROWS = 4
+SINGULAR = "singular"
 OUTLIER_ROW_FACTOR = 10.0
 
 
@@ -55,4 +56,12 @@ def outlier_rows_matrix(m: int = 256, n: int = 256, seed: int = 0) -> np.ndarray
     rng = np.random.default_rng(seed)
     weights = rng.standard_normal((m, n)).astype(np.float32)
     weights[rng.choice(m, OUTLIER_ROWS, replace=False)] *= OUTLIER_ROW_FACTOR
+    return weights
+
+
+def singular_matrix(n: int, seed: int = 0) -> np.ndarray:
+    """An (n, n) float32 N(0, 1) matrix whose last row repeats its first: exactly singular (rank n - 1),
+    so it has no inverse and its condition number is infinite."""
+    weights = weight_matrix("normal", integer_in_range(n, "n", 2, MAX_SIZE), seed)
+    weights[-1] = weights[0]
     return weights

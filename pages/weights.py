@@ -16,6 +16,7 @@ DISTRIBUTION_LABELS = {
     "outlier": "Normal with one outlier (one entry = 25)",
     "laplace": "Laplacian (variance 1)",
     "bimodal": "Bimodal: N(−2, 0.5²) and N(2, 0.5²)",
+    distributions.SINGULAR: "Singular: N(0, 1) with its last row a copy of the first",
 }
 METHOD_LABELS = {
     "kmeans": "k-means weight sharing",
@@ -37,6 +38,8 @@ SEED_KEY = "weights_seed"
 def matrix(choice: str, n: int, seed: int) -> np.ndarray:
     if choice in distributions.DISTRIBUTIONS:
         return distributions.weight_matrix(choice, n, seed)
+    if choice == distributions.SINGULAR:
+        return distributions.singular_matrix(n, seed)
     return layer_weights()[choice]
 
 
@@ -95,7 +98,7 @@ st.write(
 )
 
 layers = layer_weights()
-choices = [*distributions.DISTRIBUTIONS, *layers]
+choices = [*distributions.DISTRIBUTIONS, distributions.SINGULAR, *layers]
 labels = {
     **DISTRIBUTION_LABELS,
     **{name: f"A real layer: autoencoder {name} {w.shape[0]}×{w.shape[1]}" for name, w in layers.items()},

@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from core.distributions import DISTRIBUTIONS, OUTLIER_ROWS, OUTLIER_VALUE, outlier_rows_matrix, weight_matrix
+from core.distributions import (
+    DISTRIBUTIONS,
+    OUTLIER_ROWS,
+    OUTLIER_VALUE,
+    outlier_rows_matrix,
+    singular_matrix,
+    weight_matrix,
+)
+from core.norms import condition_number
 
 
 def bimodal_cdf(x):
@@ -77,3 +85,10 @@ def test_outlier_rows_are_ten_times_larger_and_seeded():
     assert 7 < ratio < 13  # OUTLIER_ROW_FACTOR = 10, up to sampling noise
     np.testing.assert_array_equal(weights, outlier_rows_matrix(64, 32, seed=3))
     assert not np.array_equal(weights, outlier_rows_matrix(64, 32, seed=4))
+
+
+def test_singular_matrix_has_rank_n_minus_one_and_no_inverse():
+    weights = singular_matrix(12, seed=5)
+    assert np.linalg.matrix_rank(weights.astype(np.float64)) == 11
+    assert condition_number(weights, 1) == np.inf
+    np.testing.assert_array_equal(weights[:-1], weight_matrix("normal", 12, seed=5)[:-1])

@@ -112,6 +112,17 @@ def test_singular_matrix_shows_infinite_condition_number(monkeypatch):
     assert shown(app, "Measured, max") > 0
 
 
+@pytest.mark.parametrize("p", [1, 2])
+def test_the_singular_choice_shows_infinity_and_why(p):
+    app = run(choice=distributions.SINGULAR, norm=p)
+    assert not app.exception
+    assert metric(app, "Condition number") == "∞"
+    assert metric(app, "Bound") == "∞"
+    assert "W is singular" in text(app)
+    weights = distributions.singular_matrix(20, 0).astype(np.float64)
+    assert np.linalg.matrix_rank(weights) == 19
+
+
 def test_bad_weights_show_an_error_instead_of_a_traceback(monkeypatch):
     monkeypatch.setattr(distributions, "weight_matrix", lambda distribution, n, seed=0: np.zeros((n, n), np.float32))
     app = AppTest.from_file(PAGE, default_timeout=60).run()
@@ -157,4 +168,5 @@ def test_real_layer_option_is_hidden_until_the_model_exists(monkeypatch):
         "Normal with one outlier (one entry = 25)",
         "Laplacian (variance 1)",
         "Bimodal: N(−2, 0.5²) and N(2, 0.5²)",
+        "Singular: N(0, 1) with its last row a copy of the first",
     ]
