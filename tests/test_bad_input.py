@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, registered_pages
+from conftest import ROOT
 from core.images import MAX_SOURCE_PIXELS
 from pages.image_choice import IMAGE_KEY, OWN_IMAGE, SOURCE_KEY, escape_markdown
 
@@ -189,7 +189,6 @@ def image_page(request) -> AppTest:
     return app
 
 
-@pytest.mark.skipif(not IMAGE_PAGES, reason="no page in pages/ takes an image upload yet")
 @pytest.mark.parametrize("case", UPLOADS, ids=lambda case: case.name)
 def test_upload_gives_a_correct_image_or_names_the_problem(image_page, case):
     app = image_page
@@ -293,8 +292,6 @@ def no_traceback(app_page) -> None:
 
 @pytest.fixture
 def autoencoder_page(app_page):
-    if "Autoencoder" not in registered_pages():
-        pytest.skip("app.py does not register the Autoencoder page yet")
     app_page.open("Autoencoder")
     return app_page
 

@@ -101,7 +101,6 @@ def test_page_loads_and_every_slider_moves_its_numbers(app_page, title):
     app_page.wait_drawn()
 
 
-@pytest.mark.skipif("Autoencoder" not in PAGES, reason="app.py does not register the Autoencoder page yet")
 def test_canvas_drawing_is_reconstructed_and_bits_change_its_mse(app_page):
     app_page.open("Autoencoder")
     app_page.draw([[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]])  # a "7"
@@ -131,7 +130,6 @@ def test_canvas_drawing_is_reconstructed_and_bits_change_its_mse(app_page):
     app_page.screenshot("Autoencoder with a drawing")
 
 
-@pytest.mark.skipif(not UPLOAD_PAGES, reason="app.py registers no page with an image upload yet")
 def test_uploaded_image_is_the_one_quantized(app_page, tmp_path):
     # Four flat quadrants: with k >= 4 shared colors the quantized image must be this image exactly.
     colors = np.array([[200, 30, 40], [20, 160, 60], [30, 60, 210], [240, 220, 30]], dtype=np.uint8)

@@ -5,10 +5,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import autoencoder
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "calibration.py")
-pytestmark = pytest.mark.skipif(not autoencoder.MODEL_PATH.exists(), reason="the shipped model is not there yet")
 
 
 @pytest.fixture(scope="module")

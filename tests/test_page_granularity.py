@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import autoencoder
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "granularity.py")
 
@@ -34,7 +33,6 @@ def test_bits_and_mapping_change_the_table(app):
     assert table.loc["per row", "bits per weight"] == pytest.approx(8 + 40 / 256, abs=1e-4)
 
 
-@pytest.mark.skipif(not autoencoder.MODEL_PATH.exists(), reason="the shipped model is not there yet")
 def test_a_real_layer(app):
     app.selectbox[0].set_value("fc3").run()
     assert not app.exception

@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import autoencoder
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "integer_layer.py")
-pytestmark = pytest.mark.skipif(not autoencoder.MODEL_PATH.exists(), reason="the shipped model is not there yet")
 
 
 @pytest.fixture(scope="module")

@@ -147,7 +147,6 @@ def test_largest_matrix():
     assert shown(app, "Relative error") < 0.1
 
 
-@pytest.mark.skipif(not autoencoder.MODEL_PATH.exists(), reason="the autoencoder has not been trained yet")
 def test_real_layers_square_and_not():
     app = run(choice="fc3")
     weights = autoencoder.layer_weights()["fc3"].astype(np.float64)
