@@ -72,8 +72,12 @@ def load_autoencoder(path: Path | str = MODEL_PATH) -> torch.nn.Sequential:
 
 def layer_weights(path: Path | str = MODEL_PATH) -> dict[str, np.ndarray]:
     """The weight matrix of each layer, {"fc1": (1000, 784), …, "fc5": (784, 1000)} float32."""
-    state = load_state_dict(path)
-    return {layer: state[f"{layer}.weight"] for layer in LAYER_NAMES}
+    return weights_of(load_state_dict(path))
+
+
+def weights_of(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The weight matrices {"fc1": …, "fc5": …} of a state dict {"fc1.weight": …, "fc1.bias": …, …}."""
+    return {layer: state_dict[f"{layer}.weight"] for layer in LAYER_NAMES}
 
 
 def model_card() -> dict:

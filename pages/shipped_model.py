@@ -9,19 +9,19 @@ from core.mnist import load_split
 
 
 @st.cache_resource(show_spinner="Loading the autoencoder's weights…")
-def layer_weights() -> dict[str, np.ndarray]:
-    """{"fc1": (1000, 784), …} float32 from the shipped model, or {} until the model file exists."""
-    from core import autoencoder  # imports torch: only when a page asks for the model
-
-    return autoencoder.layer_weights() if autoencoder.MODEL_PATH.exists() else {}
-
-
-@st.cache_resource(show_spinner="Loading the autoencoder's weights…")
 def state_dict() -> dict[str, np.ndarray]:
     """Every tensor of the shipped model, {"fc1.weight": (1000, 784), …} float32, or {} until the model file exists."""
     from core import autoencoder  # imports torch: only when a page asks for the model
 
     return autoencoder.load_state_dict() if autoencoder.MODEL_PATH.exists() else {}
+
+
+def layer_weights() -> dict[str, np.ndarray]:
+    """{"fc1": (1000, 784), …} float32 from the shipped model (read once, by state_dict), or {} without it."""
+    from core.autoencoder import weights_of
+
+    state = state_dict()
+    return weights_of(state) if state else {}
 
 
 @st.cache_resource(show_spinner="Loading the MNIST digits…")
