@@ -8,6 +8,11 @@ all cluster sums come from prefix sums.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
 import numpy as np
 
 from core.checks import finite_array, integer_in_range
@@ -18,13 +23,17 @@ __all__ = ["kmeans_1d", "palette_kmeans", "sum_squared_error", "METHODS"]
 METHODS = ("fast", "exact")
 MAX_K = 65_536
 # Inputs up to this many values are clustered on their exact distinct values; larger ones on a histogram.
-_DISTINCT_LIMIT = 65_536
-_HISTOGRAM_BINS = 65_536
+_DISTINCT_LIMIT = 16_384
+_HISTOGRAM_BINS = 65_536  # bin indices fit in uint16
+# Histograms of recent large inputs are kept, up to this many values in all (2 bytes each).
+_CACHED_VALUES = 16_000_000
 _INIT_BINS = 4_096
 _LLOYD_ITERATIONS = 50
+_TRIAL_ITERATIONS = 8
 _SPLIT_CANDIDATES = 8_192
-_SWAPS = 200
-_PATIENCE = 4
+_SWAP_ROUNDS = 200
+# Each swap round also tries single swaps into the 2nd, 3rd … best cut, up to this many in all.
+_SINGLE_SWAPS = 8
 # The exact method keeps one argmin table per cluster: bound its size (k * distinct values).
 _EXACT_TABLE_LIMIT = 60_000_000
 
@@ -59,6 +68,31 @@ class _Points:
         """Sum of squared errors of the points [start, stop) around a given centre (centred units)."""
         weight, total, squares = self.range_sums(start, stop)
         return np.maximum(squares - 2 * centre * total + centre**2 * weight, 0.0)
+
+    def count_up_to(self, values: np.ndarray) -> np.ndarray:
+        """How many points are <= each of values (centred units, ±inf allowed)."""
+        return np.searchsorted(self.x, values, side="right")
+
+
+class _BinnedPoints(_Points):
+    """The occupied bins of a uniform histogram as points (bin means): at most one point per bin,
+    so counting the points below a value is a table lookup instead of a binary search."""
+
+    def __init__(self, x: np.ndarray, w: np.ndarray, occupied: np.ndarray, lo: float, scale: float) -> None:
+        super().__init__(x, w)
+        self.lo = lo  # the histogram's low edge
+        self.scale = scale  # bins per unit value
+        self._before = np.cumsum(np.bincount(occupied + 1, minlength=_HISTOGRAM_BINS + 1)[:-1])  # occupied bins below each bin
+        self._padded = np.append(self.x, np.nan)  # nothing is <= nan: a count never passes the last point
+
+    def count_up_to(self, values: np.ndarray) -> np.ndarray:
+        """How many points are <= each of values: the points of the bins below, plus the bin's own point if <= the value."""
+        position = np.clip((values + (self.shift - self.lo)) * self.scale, 0, _HISTOGRAM_BINS - 1)
+        count = self._before[position.astype(np.intp)]
+        # Twice: rounding can place a value one bin low of the point it equals.
+        count += self._padded[count] <= values
+        count += self._padded[count] <= values
+        return count
 
 
 def _smallest_index_dtype(k: int) -> type:
@@ -133,24 +167,33 @@ def _density_init(points: _Points, k: int) -> np.ndarray:
 
 
 def _edges_for(points: _Points, centres: np.ndarray) -> np.ndarray:
-    """Cluster edges in the point array when each point goes to its nearest (sorted) centre."""
-    midpoints = (centres[:-1] + centres[1:]) / 2
-    inner = np.searchsorted(points.x, midpoints, side="right")
-    return np.concatenate([[0], inner, [len(points)]])
+    """Cluster edges in the point array when each point goes to its nearest centre; centres (..., k) sorted."""
+    boundaries = np.empty((*centres.shape[:-1], centres.shape[-1] + 1))
+    boundaries[..., 0], boundaries[..., -1] = -np.inf, np.inf
+    np.add(centres[..., :-1], centres[..., 1:], out=boundaries[..., 1:-1])
+    boundaries[..., 1:-1] /= 2
+    return points.count_up_to(boundaries)
 
 
-def _lloyd(points: _Points, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted Lloyd iterations from sorted centres until no centre moves by a quarter of a histogram bin."""
+def _lloyd(points: _Points, centres: np.ndarray, iterations: int = _LLOYD_ITERATIONS) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted Lloyd iterations on each row of sorted centres (t, k) at once, until no centre moves
+    by a quarter of a histogram bin (or for at most `iterations`); returns the centres and their edges (t, k+1)."""
     settled = (points.x[-1] - points.x[0]) / _HISTOGRAM_BINS / 4
-    for _ in range(_LLOYD_ITERATIONS):
+    for _ in range(iterations):
         edges = _edges_for(points, centres)
-        weight, total, _ = points.range_sums(edges[:-1], edges[1:])
-        moved = np.sort(np.where(weight > 0, total / np.where(weight > 0, weight, 1), centres))
+        weight, total = np.diff(points.cw[edges]), np.diff(points.cs[edges])
+        # An empty cluster keeps its centre; the sort only guards against rounding in the prefix sums.
+        moved = np.sort(np.divide(total, weight, out=centres.copy(), where=weight > 0))
         done = np.abs(moved - centres).max() <= settled
         centres = moved
         if done:
             break
     return centres, _edges_for(points, centres)
+
+
+def _total_costs(points: _Points, centres: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Sum of squared errors of each row of centres (t, k) with its edges (t, k+1)."""
+    return points.cost_around(edges[:, :-1], edges[:, 1:], centres).sum(axis=1)
 
 
 def _removal_costs(points: _Points, centres: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -169,10 +212,6 @@ def _removal_costs(points: _Points, centres: np.ndarray, edges: np.ndarray) -> n
     current = points.cost_around(start, stop, centres)
     costs = to_left + to_right - current
     return costs if k > 1 else np.full(1, np.inf)
-
-
-def _total_cost(points: _Points, centres: np.ndarray, edges: np.ndarray) -> float:
-    return float(points.cost_around(edges[:-1], edges[1:], centres).sum())
 
 
 def _best_splits(points: _Points, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -196,68 +235,105 @@ def _best_splits(points: _Points, edges: np.ndarray) -> tuple[np.ndarray, np.nda
     return gains, at
 
 
-def _swapped(points: _Points, centres: np.ndarray, edges: np.ndarray, count: int, skip: int) -> np.ndarray:
-    """Centres with the `count` least useful removed and the clusters that gain most from a cut split.
-
-    `skip` passes over that many of the best cuts, to try others after a refused swap.
-    """
+def _swap_trials(points: _Points, centres: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Rows of sorted centres (t, k), each the centres with `count` of the least useful removed and
+    the `count` clusters that gain most from a cut split in two at it: count = k/16, k/32, …, 1,
+    then single swaps into the 2nd, 3rd … best cut (_SINGLE_SWAPS in all)."""
+    k = centres.size
     gains, at = _best_splits(points, edges)
-    targets = np.argsort(-gains)[skip : skip + count]
-    targets = targets[gains[targets] > 0]
-    losses = _removal_costs(points, centres, edges)
-    losses[targets] = np.inf
-    useless = np.argsort(losses)[: targets.size]
-    weight, total, _ = points.range_sums(np.concatenate([edges[targets], at[targets]]), np.concatenate([at[targets], edges[targets + 1]]))
-    return np.sort(np.concatenate([np.delete(centres, np.concatenate([targets, useless])), total / weight]))
+    most = max(1, k // 16)
+    counts = np.array([most >> halving for halving in range(most.bit_length())] + [1] * (_SINGLE_SWAPS - 1))
+    skips = np.concatenate([np.zeros(most.bit_length(), dtype=int), np.arange(1, _SINGLE_SWAPS)])
+    usable = skips + counts <= np.count_nonzero(gains > 0)  # every target must gain from its cut
+    counts, skips = counts[usable], skips[usable]
+    rank = np.empty(k, dtype=int)
+    rank[np.argsort(-gains)] = np.arange(k)
+    targets = (rank >= skips[:, None]) & (rank < (skips + counts)[:, None])  # (t, k)
+    losses = np.where(targets, np.inf, _removal_costs(points, centres, edges))
+    useless = np.zeros_like(targets)
+    np.put_along_axis(useless, np.argsort(losses, axis=1), np.arange(k) < counts[:, None], axis=1)
+    weight, total, _ = points.range_sums(np.stack([edges[:-1], at]), np.stack([at, edges[1:]]))
+    with np.errstate(invalid="ignore", divide="ignore"):  # clusters with no cut are never targets
+        halves = total / weight
+    candidates = np.concatenate(
+        [np.where(targets | useless, np.inf, centres), np.where(targets, halves[0], np.inf), np.where(targets, halves[1], np.inf)],
+        axis=1,
+    )
+    return np.sort(candidates, axis=1)[:, :k]
 
 
 def _fit_fast(points: _Points, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Centres and edges: density init and weighted Lloyd, then swaps that move the least useful
-    centres into the clusters whose best cut in two gains most, kept while the error drops
-    (many at once while that works, then one at a time)."""
-    centres, edges = _lloyd(points, _density_init(points, k))
-    cost = _total_cost(points, centres, edges)
-    count, failures = max(1, k // 16), 0
-    for _ in range(_SWAPS):
-        trial = _swapped(points, centres, edges, count, failures if count == 1 else 0)
-        if trial.size != k:
+    """Centres and edges: density init and weighted Lloyd, then rounds of swaps that move the least
+    useful centres into the clusters whose best cut in two gains most. Each round tries several
+    swap sizes at once (one batched Lloyd) and keeps the best while the error drops."""
+    centres, edges = _lloyd(points, _density_init(points, k)[None])
+    cost = _total_costs(points, centres, edges)[0]
+    centres, edges = centres[0], edges[0]
+    for _ in range(_SWAP_ROUNDS):
+        trials = _swap_trials(points, centres, edges)
+        if not len(trials):
             break
-        trial_centres, trial_edges = _lloyd(points, trial)
-        trial_cost = _total_cost(points, trial_centres, trial_edges)
-        if trial_cost < cost:
-            centres, edges, cost, failures = trial_centres, trial_edges, trial_cost, 0
-        elif count > 1:
-            count //= 2
-        else:
-            failures += 1
-            if failures >= min(_PATIENCE, k):
-                break
+        trial_centres, trial_edges = _lloyd(points, trials, _TRIAL_ITERATIONS)
+        trial_costs = _total_costs(points, trial_centres, trial_edges)
+        best = int(np.argmin(trial_costs))
+        if trial_costs[best] >= cost:
+            break
+        centres, edges = _lloyd(points, trial_centres[best : best + 1])
+        cost = _total_costs(points, centres, edges)[0]
+        centres, edges = centres[0], edges[0]
     return centres, edges
 
 
-def _histogram_points(flat: np.ndarray) -> tuple[_Points, np.ndarray, float, float]:
-    """Occupied bins of a fine histogram as weighted points (bin means), each value's bin, and the binning."""
+@dataclass(frozen=True)
+class _Histogram:
+    """Values binned finely: the occupied bins as weighted points (bin means), and each value's bin."""
+
+    points: _BinnedPoints
+    bins: np.ndarray  # (n,) uint16
+
+
+_histograms: OrderedDict[tuple, _Histogram] = OrderedDict()
+_histograms_lock = threading.Lock()
+
+
+def _cached_histogram(flat: np.ndarray) -> _Histogram:
+    """The _Histogram of flat values, built on first use; a model's tensors are quantized at many bit widths."""
+    # SHA-256 of the bytes costs ~0.7 ms per MB here, a tenth of building the histogram.
+    key = (flat.dtype.str, flat.size, hashlib.sha256(memoryview(np.ascontiguousarray(flat)).cast("B")).digest())
+    with _histograms_lock:
+        if key in _histograms:
+            _histograms.move_to_end(key)
+            return _histograms[key]
+    histogram = _build_histogram(flat)
+    with _histograms_lock:
+        _histograms[key] = histogram
+        while sum(cached.bins.size for cached in _histograms.values()) > _CACHED_VALUES:
+            _histograms.popitem(last=False)
+    return histogram
+
+
+def _build_histogram(flat: np.ndarray) -> _Histogram:
     lo, hi = float(flat.min()), float(flat.max())
     scale = _HISTOGRAM_BINS / (hi - lo) if hi > lo else 1.0
-    bins = ((flat - lo) * scale).astype(np.intp)  # intp: bincount and gathers would convert anyway
+    bins = ((flat - lo) * scale).astype(np.intp)  # intp: bincount would convert anyway
     np.minimum(bins, _HISTOGRAM_BINS - 1, out=bins)
     counts = np.bincount(bins, minlength=_HISTOGRAM_BINS)
     sums = np.bincount(bins, weights=flat, minlength=_HISTOGRAM_BINS)
     occupied = np.flatnonzero(counts)
-    points = _Points(sums[occupied] / counts[occupied], counts[occupied])
-    return points, bins, lo, scale
+    points = _BinnedPoints(sums[occupied] / counts[occupied], counts[occupied], occupied, lo, scale)
+    return _Histogram(points, bins.astype(np.uint16))
 
 
-def _assign_through_bins(flat: np.ndarray, bins: np.ndarray, lo: float, scale: float, centres: np.ndarray) -> np.ndarray:
+def _assign_through_bins(flat: np.ndarray, histogram: _Histogram, centres: np.ndarray) -> np.ndarray:
     """Nearest-centre label of every value: a per-bin lookup, corrected exactly inside bins a boundary crosses."""
     midpoints = (centres[:-1] + centres[1:]) / 2
-    bin_width = 1 / scale
+    bin_width = 1 / histogram.points.scale
     slack = bin_width * 1e-3  # bins are computed in the input's precision: widen them a little
-    left_edges = lo + np.arange(_HISTOGRAM_BINS) * bin_width
+    left_edges = histogram.points.lo + np.arange(_HISTOGRAM_BINS) * bin_width
     first = np.searchsorted(midpoints, left_edges - slack, side="right")
     last = np.searchsorted(midpoints, left_edges + bin_width + slack, side="right")
-    labels = first.astype(_smallest_index_dtype(centres.size))[bins]
-    crossed = np.flatnonzero((first != last)[bins])
+    labels = first.astype(_smallest_index_dtype(centres.size))[histogram.bins]
+    crossed = np.flatnonzero((first != last)[histogram.bins])
     labels[crossed] = np.searchsorted(midpoints, flat[crossed], side="right")
     return labels
 
@@ -302,14 +378,15 @@ def kmeans_1d(values: np.ndarray, k: int, method: str = "fast") -> tuple[np.ndar
         labels = cluster_of_point.astype(_smallest_index_dtype(int(keep.sum())))[point_of_value]
         return centres[keep] + points.shift, labels.reshape(array.shape)
 
-    points, bins, lo, scale = _histogram_points(flat)
+    histogram = _cached_histogram(flat)
+    points = histogram.points
     if len(points) <= k:
         centres = points.x
     else:
         centres, edges = _fit_fast(points, k)
         centres = centres[np.diff(edges) > 0]
     centroids = centres + points.shift
-    labels = _assign_through_bins(flat, bins, lo, scale, centroids)
+    labels = _assign_through_bins(flat, histogram, centroids)
     return centroids, labels.reshape(array.shape)
 
 
