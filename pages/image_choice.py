@@ -7,6 +7,7 @@ heavy is cached by the image's content digest (and k): a slider move recomputes 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from core.image_error import pixel_error
 from core.images import (
     SAMPLE_IMAGES,
     UPLOAD_EXTENSIONS,
@@ -36,6 +38,8 @@ OWN_IMAGE = "your own image"
 DEFAULT_IMAGE = "china.jpg"
 SEED = 0
 DISPLAY_WIDTH = 1460  # st.image resizes (and re-encodes) anything wider on every run
+# The error page's heatmap is sent to the browser and drawn again on every slider move.
+MAX_HEATMAP_PIXELS = 500_000
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,22 @@ class SharedColors:
     png: bytes
 
 
+@dataclass(frozen=True)
+class ErrorMap:
+    """The image with k shared colors and its per-pixel error E = sum_c |Q_c - W_c| (0…765).
+
+    The heatmap draws every `step`-th pixel along rows and columns; `errors` and `shown_png` hold those.
+    """
+
+    png: bytes  # the palette PNG of the whole image, as SharedColors.png
+    colors: int  # palette size
+    average: float  # mean E over all pixels
+    largest: int  # max E over all pixels
+    step: int
+    errors: np.ndarray  # (h, w) E of the drawn pixels: uint8 when every E <= 255, else uint16
+    shown_png: bytes  # palette PNG of the drawn pixels: their shared colors
+
+
 _BY_DIGEST = {ChosenImage: lambda image: image.digest}
 
 
@@ -71,6 +91,31 @@ def shared_colors(image: ChosenImage, k: int) -> SharedColors:
     """The k-means palette of the image with k colors, and the image saved as a palette PNG (cached)."""
     palette, labels = palette_kmeans(image.pixels, k, SEED)
     return SharedColors(palette, labels, palette_png(palette, labels))
+
+
+@st.cache_data(max_entries=32, hash_funcs=_BY_DIGEST, show_spinner="Finding the shared colors…")
+def error_map(image: ChosenImage, k: int) -> ErrorMap:
+    """The image's k-color palette PNG and per-pixel error, with what the heatmap draws of them (cached)."""
+    shared = shared_colors(image, k)
+    errors = pixel_error(image.pixels, shared.palette.take(shared.labels, axis=0))  # take: 4x faster than []
+    step = heatmap_step(*errors.shape)
+    shown = (slice(None, None, step), slice(None, None, step))
+    largest = int(errors.max())
+    shown_errors = errors[shown].astype(np.uint8 if largest <= 255 else np.uint16)
+    shown_png = shared.png if step == 1 else palette_png(shared.palette, shared.labels[shown])
+    return ErrorMap(shared.png, len(shared.palette), float(errors.mean()), largest, step, shown_errors, shown_png)
+
+
+@st.cache_data(max_entries=4, hash_funcs=_BY_DIGEST, show_spinner=False)
+def shown_original_png(image: ChosenImage) -> bytes:
+    """The pixels the error heatmap draws, as an RGB PNG (cached): the whole image's PNG unless it is large."""
+    step = heatmap_step(*image.pixels.shape[:2])
+    return original_png(image) if step == 1 else png_bytes(image.pixels[::step, ::step])
+
+
+def heatmap_step(height: int, width: int) -> int:
+    """Draw every step-th pixel so the error heatmap has at most MAX_HEATMAP_PIXELS (1 = full resolution)."""
+    return math.ceil(math.sqrt(height * width / MAX_HEATMAP_PIXELS))
 
 
 @st.cache_data(max_entries=4, hash_funcs=_BY_DIGEST, show_spinner=False)

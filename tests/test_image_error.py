@@ -19,6 +19,16 @@ def test_pixel_error_matches_a_float_reference():
     np.testing.assert_array_equal(pixel_error(a, b), reference)
 
 
+def test_pixel_error_is_exact_for_every_pair_of_channel_values():
+    a, b = np.meshgrid(np.arange(256), np.arange(256))
+    original = np.stack([a, b, a], axis=2).astype(np.uint8)
+    quantized = np.stack([b, a, 255 - b], axis=2).astype(np.uint8)
+    reference = sum(abs(int(w) - int(q)) for w, q in zip(original[17, 200], quantized[17, 200]))
+    errors = pixel_error(original, quantized)
+    assert errors.dtype == np.int16 and errors[17, 200] == reference
+    np.testing.assert_array_equal(errors, np.abs(original.astype(np.int64) - quantized.astype(np.int64)).sum(axis=2))
+
+
 @pytest.mark.parametrize(
     "original, quantized",
     [

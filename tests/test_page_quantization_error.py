@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
 
 import numpy as np
+import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.images import image_digest, sample_image
@@ -44,6 +47,23 @@ def decode(array: dict) -> np.ndarray:
     return values.reshape([int(n) for n in str(array.get("shape", values.size)).split(",")])
 
 
+def decode_png(uri: str) -> np.ndarray:
+    """A PNG data URI (a Plotly image trace's source) back to (H, W, 3) uint8 RGB."""
+    prefix = "data:image/png;base64,"
+    assert uri.startswith(prefix)
+    with Image.open(io.BytesIO(base64.b64decode(uri[len(prefix) :]))) as image:
+        assert image.format == "PNG"
+        return np.asarray(image.convert("RGB"))
+
+
+def heatmap_traces(app: AppTest) -> tuple[dict, dict, dict, dict]:
+    """(original image, shared image, heatmap, layout) of the error page's first chart."""
+    figure = figures(app)[0]
+    original, shared, heatmap = figure["data"]
+    assert (original["type"], shared["type"], heatmap["type"]) == ("image", "image", "heatmap")
+    return original, shared, heatmap, figure["layout"]
+
+
 def test_default_average_error_matches_brute_force() -> None:
     app = open_page()
     assert app.title[0].value == "Quantization error"
@@ -65,17 +85,58 @@ def test_slider_changes_the_numbers_and_more_colors_err_less() -> None:
 
 def test_heatmap_is_full_resolution_with_hover_colors_and_a_fixed_or_stretched_scale() -> None:
     app = open_page()
-    heatmap = figures(app)[0]["data"][0]
+    original, shared, heatmap, layout = heatmap_traces(app)
     errors = decode(heatmap["z"])
     np.testing.assert_array_equal(errors, brute_force_errors(CHINA, 8))
-    custom = decode(heatmap["customdata"])
     palette, labels = palette_kmeans(CHINA, 8)
-    np.testing.assert_array_equal(custom[:, :, :3], CHINA)
-    np.testing.assert_array_equal(custom[:, :, 3:], palette[labels])
-    assert "original rgb(%{customdata[0]}" in heatmap["hovertemplate"] and "%{z}" in heatmap["hovertemplate"]
+    # The hover reads each pixel's colors from the images under the heatmap, on the same pixel grid.
+    np.testing.assert_array_equal(decode_png(original["source"]), CHINA)
+    np.testing.assert_array_equal(decode_png(shared["source"]), palette[labels])
+    for trace in (original, shared, heatmap):
+        assert (trace["x0"], trace["dx"], trace["y0"], trace["dy"]) == (0, 1, 0, 1)
+    assert layout["hovermode"] == "x unified"
+    assert "%{x}" in layout["xaxis"]["unifiedhovertitle"]["text"] and "row %{y}" in original["hovertemplate"]
+    assert "original rgb(%{color[0]}, %{color[1]}, %{color[2]})" in original["hovertemplate"]
+    assert "shared rgb(%{color[0]}, %{color[1]}, %{color[2]})" in shared["hovertemplate"]
+    assert "error E = %{z}" in heatmap["hovertemplate"]
     assert (heatmap["zmin"], heatmap["zmax"]) == (0, 765)
     app.toggle(key="quantization_error_auto_scale").set_value(True).run()
-    assert figures(app)[0]["data"][0]["zmax"] == errors.max()
+    assert heatmap_traces(app)[2]["zmax"] == errors.max()
+
+
+def test_errors_above_255_are_sent_exactly() -> None:
+    app = open_page()
+    app.slider(key="quantization_error_k").set_value(1).run()
+    assert not app.exception
+    errors = brute_force_errors(CHINA, 1)
+    assert errors.max() > 255
+    np.testing.assert_array_equal(decode(heatmap_traces(app)[2]["z"]), errors)
+
+
+def test_moves_recompute_nothing_already_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pages.image_choice as image_choice
+
+    image_choice.shared_colors.clear()  # so the new k below is new whatever ran before
+    image_choice.error_map.clear()
+    app = open_page()
+    app.slider(key="quantization_error_k").set_value(3).run()
+    calls = []
+
+    def counted(name: str, function):
+        def wrapper(*args, **kwargs):
+            calls.append(name)
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    for name in ("palette_kmeans", "palette_png", "png_bytes", "pixel_error", "error_curve"):
+        monkeypatch.setattr(image_choice, name, counted(name, getattr(image_choice, name)))
+    app.toggle(key="quantization_error_auto_scale").set_value(True).run()
+    app.slider(key="quantization_error_k").set_value(8).run()  # seen at the first run
+    assert not app.exception
+    assert calls == []
+    app.slider(key="quantization_error_k").set_value(12).run()
+    assert calls == ["palette_kmeans", "palette_png", "pixel_error"]  # a new k: the fit, its file and its errors
 
 
 def test_curve_falls_with_k_and_marks_the_current_k() -> None:
@@ -112,10 +173,15 @@ def test_large_image_heatmap_draws_every_second_pixel_with_true_coordinates() ->
     app.session_state[IMAGE_KEY] = ChosenImage("stripes.png", pixels, image_digest(pixels), uploaded=True)
     app.run()
     assert not app.exception
-    heatmap = figures(app)[0]["data"][0]
-    assert decode(heatmap["z"]).shape == (400, 500)
-    assert decode(heatmap["x"])[:3].tolist() == [0, 2, 4] and decode(heatmap["y"])[-1] == 798
-    np.testing.assert_array_equal(decode(heatmap["customdata"])[:, :, :3], pixels[::2, ::2])
+    original, shared, heatmap, _ = heatmap_traces(app)
+    palette, labels = palette_kmeans(pixels, 8)
+    errors = brute_force_errors(pixels, 8)
+    np.testing.assert_array_equal(decode(heatmap["z"]), errors[::2, ::2])
+    np.testing.assert_array_equal(decode_png(original["source"]), pixels[::2, ::2])
+    np.testing.assert_array_equal(decode_png(shared["source"]), palette[labels][::2, ::2])
+    for trace in (original, shared, heatmap):  # drawn pixel i sits at coordinate 2 i
+        assert (trace["x0"], trace["dx"], trace["y0"], trace["dy"]) == (0, 2, 0, 2)
+    assert metric(app, "Average error") == f"{errors.mean():.2f}"  # over every pixel, not only the drawn ones
     assert any("One pixel in 2" in caption.value for caption in app.caption)
 
 
