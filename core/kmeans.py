@@ -8,14 +8,12 @@ all cluster sums come from prefix sums.
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.checks import finite_array, integer_in_range
+from core.content_cache import ContentCache
 from core.palette import palette_kmeans  # noqa: F401  (public name core.kmeans.palette_kmeans)
 
 __all__ = ["kmeans_1d", "palette_kmeans", "sum_squared_error", "METHODS"]
@@ -292,26 +290,6 @@ class _Histogram:
     bins: np.ndarray  # (n,) uint16
 
 
-_histograms: OrderedDict[tuple, _Histogram] = OrderedDict()
-_histograms_lock = threading.Lock()
-
-
-def _cached_histogram(flat: np.ndarray) -> _Histogram:
-    """The _Histogram of flat values, built on first use; a model's tensors are quantized at many bit widths."""
-    # SHA-256 of the bytes costs ~0.7 ms per MB here, a tenth of building the histogram.
-    key = (flat.dtype.str, flat.size, hashlib.sha256(memoryview(np.ascontiguousarray(flat)).cast("B")).digest())
-    with _histograms_lock:
-        if key in _histograms:
-            _histograms.move_to_end(key)
-            return _histograms[key]
-    histogram = _build_histogram(flat)
-    with _histograms_lock:
-        _histograms[key] = histogram
-        while sum(cached.bins.size for cached in _histograms.values()) > _CACHED_VALUES:
-            _histograms.popitem(last=False)
-    return histogram
-
-
 def _build_histogram(flat: np.ndarray) -> _Histogram:
     lo, hi = float(flat.min()), float(flat.max())
     scale = _HISTOGRAM_BINS / (hi - lo) if hi > lo else 1.0
@@ -322,6 +300,10 @@ def _build_histogram(flat: np.ndarray) -> _Histogram:
     occupied = np.flatnonzero(counts)
     points = _BinnedPoints(sums[occupied] / counts[occupied], counts[occupied], occupied, lo, scale)
     return _Histogram(points, bins.astype(np.uint16))
+
+
+_cached_histogram = ContentCache(_build_histogram, budget=_CACHED_VALUES, size=lambda histogram: histogram.bins.size)
+"""The _Histogram of flat values, built on first use: a model's tensors are quantized at many bit widths."""
 
 
 def _assign_through_bins(flat: np.ndarray, histogram: _Histogram, centres: np.ndarray) -> np.ndarray:

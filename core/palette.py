@@ -14,15 +14,13 @@ KMeans(n_init=1) on all pixels (often below it), at a few tens of times the spee
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.checks import integer_in_range, rgb_image
+from core.content_cache import ContentCache
 
 MAX_COLORS = 256
 _CACHED_IMAGES = 4
@@ -103,10 +101,6 @@ class _Labelling:
     lower: np.ndarray  # (n,) float32 at most the distance to any other center
 
 
-_tables: OrderedDict[tuple, _ColorTable] = OrderedDict()
-_tables_lock = threading.Lock()
-
-
 def palette_kmeans(image: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """K-means palette of an (H, W, 3) uint8 image with at most k (1…256) colors.
 
@@ -142,23 +136,6 @@ def palette_kmeans(image: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray
     return palette, color_labels[table.pixel_color].reshape(image.shape[:2])
 
 
-def _color_table(image: np.ndarray) -> _ColorTable:
-    """The cached _ColorTable of `image`, built on first use (LRU of _CACHED_IMAGES images)."""
-    pixels = np.ascontiguousarray(image)
-    # SHA-256 runs on the CPU's SHA instructions here: under 2 ms per megapixel, half BLAKE2's time.
-    key = (pixels.shape, hashlib.sha256(memoryview(pixels).cast("B")).digest())
-    with _tables_lock:
-        if key in _tables:
-            _tables.move_to_end(key)
-            return _tables[key]
-    table = _build_color_table(pixels)
-    with _tables_lock:
-        _tables[key] = table
-        while len(_tables) > _CACHED_IMAGES:
-            _tables.popitem(last=False)
-    return table
-
-
 def _build_color_table(image: np.ndarray) -> _ColorTable:
     """Distinct colors with counts, each pixel's index into them, and the histograms of `image`."""
     codes = _color_codes(image.reshape(-1, 3), 8)
@@ -182,6 +159,10 @@ def _build_color_table(image: np.ndarray) -> _ColorTable:
         for coarse, fine, parent in zip(levels, levels[1:], parents)
     )
     return _ColorTable(histograms, colors, pixel_color.astype(np.int32, copy=False), tuple(parents), offsets)
+
+
+_color_table = ContentCache(_build_color_table, budget=_CACHED_IMAGES)
+"""The _ColorTable of an image, built on its first use (LRU of _CACHED_IMAGES images)."""
 
 
 def _bin_parents(coarse: np.ndarray, fine: np.ndarray) -> np.ndarray:

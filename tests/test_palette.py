@@ -139,7 +139,7 @@ def test_preparation_is_cached_per_image_content_in_a_small_lru():
     assert palette_module._color_table(reshaped) is not table
     for image in images[1:]:
         palette_module._color_table(image)
-    assert len(palette_module._tables) == palette_module._CACHED_IMAGES
+    assert len(palette_module._color_table) == palette_module._CACHED_IMAGES
     assert palette_module._color_table(images[0]) is not table
 
 
