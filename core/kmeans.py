@@ -27,7 +27,8 @@ _HISTOGRAM_BINS = 65_536  # bin indices fit in uint16
 _CACHED_VALUES = 16_000_000
 _INIT_BINS = 4_096
 _LLOYD_ITERATIONS = 50
-_TRIAL_ITERATIONS = 8
+# Lloyd iterations of the swap trials of a round, after each of which the worse half is dropped.
+_TRIAL_SCHEDULE = (3, 3, 2)
 _SPLIT_CANDIDATES = 8_192
 _SWAP_ROUNDS = 200
 # Each swap round also tries single swaps into the 2nd, 3rd … best cut, up to this many in all.
@@ -263,7 +264,8 @@ def _swap_trials(points: _Points, centres: np.ndarray, edges: np.ndarray) -> np.
 def _fit_fast(points: _Points, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Centres and edges: density init and weighted Lloyd, then rounds of swaps that move the least
     useful centres into the clusters whose best cut in two gains most. Each round tries several
-    swap sizes at once (one batched Lloyd) and keeps the best while the error drops."""
+    swap sizes at once (batched Lloyd, the better half going on at each step of _TRIAL_SCHEDULE)
+    and keeps the best while the error drops."""
     centres, edges = _lloyd(points, _density_init(points, k)[None])
     cost = _total_costs(points, centres, edges)[0]
     centres, edges = centres[0], edges[0]
@@ -271,12 +273,14 @@ def _fit_fast(points: _Points, k: int) -> tuple[np.ndarray, np.ndarray]:
         trials = _swap_trials(points, centres, edges)
         if not len(trials):
             break
-        trial_centres, trial_edges = _lloyd(points, trials, _TRIAL_ITERATIONS)
-        trial_costs = _total_costs(points, trial_centres, trial_edges)
-        best = int(np.argmin(trial_costs))
-        if trial_costs[best] >= cost:
+        for iterations in _TRIAL_SCHEDULE:
+            trial_centres, trial_edges = _lloyd(points, trials, iterations)
+            trial_costs = _total_costs(points, trial_centres, trial_edges)
+            order = np.argsort(trial_costs)
+            trials = trial_centres[order[: max(1, len(order) // 2)]]
+        if trial_costs[order[0]] >= cost:
             break
-        centres, edges = _lloyd(points, trial_centres[best : best + 1])
+        centres, edges = _lloyd(points, trials[:1])
         cost = _total_costs(points, centres, edges)[0]
         centres, edges = centres[0], edges[0]
     return centres, edges
