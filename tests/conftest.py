@@ -255,6 +255,25 @@ class AppPage:
         return path
 
 
+@pytest.fixture
+def record_calls(monkeypatch: pytest.MonkeyPatch):
+    """record_calls(module, names) wraps those functions of module; returns the list their calls append their names to."""
+
+    def record(module: object, names: tuple[str, ...]) -> list[str]:
+        calls: list[str] = []
+        for name in names:
+            function = getattr(module, name)
+
+            def wrapper(*args, _name=name, _function=function, **kwargs):
+                calls.append(_name)
+                return _function(*args, **kwargs)
+
+            monkeypatch.setattr(module, name, wrapper)
+        return calls
+
+    return record
+
+
 @pytest.fixture(scope="session")
 def chromium():
     """A headless system chromium driven by playwright; skips (fails under CI=true) when it is missing."""

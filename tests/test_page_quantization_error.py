@@ -113,24 +113,14 @@ def test_errors_above_255_are_sent_exactly() -> None:
     np.testing.assert_array_equal(decode(heatmap_traces(app)[2]["z"]), errors)
 
 
-def test_moves_recompute_nothing_already_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_moves_recompute_nothing_already_seen(record_calls) -> None:
     import pages.image_choice as image_choice
 
     image_choice.shared_colors.clear()  # so the new k below is new whatever ran before
     image_choice.error_map.clear()
     app = open_page()
     app.slider(key="quantization_error_k").set_value(3).run()
-    calls = []
-
-    def counted(name: str, function):
-        def wrapper(*args, **kwargs):
-            calls.append(name)
-            return function(*args, **kwargs)
-
-        return wrapper
-
-    for name in ("palette_kmeans", "palette_png", "png_bytes", "pixel_error", "error_curve"):
-        monkeypatch.setattr(image_choice, name, counted(name, getattr(image_choice, name)))
+    calls = record_calls(image_choice, ("palette_kmeans", "palette_png", "png_bytes", "pixel_error", "error_curve"))
     app.toggle(key="quantization_error_auto_scale").set_value(True).run()
     app.slider(key="quantization_error_k").set_value(8).run()  # seen at the first run
     assert not app.exception

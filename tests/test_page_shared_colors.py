@@ -151,22 +151,13 @@ def test_oversized_upload_is_downscaled_with_a_notice() -> None:
     assert any("Downscaled from 4100×1000" in notice.value for notice in app.sidebar.info)
 
 
-def test_moves_recompute_nothing_already_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_moves_recompute_nothing_already_seen(record_calls) -> None:
     import pages.image_choice as image_choice
 
+    image_choice.shared_colors.clear()  # so the new k below is new whatever ran before
     app = open_page()
     app.slider(key="shared_colors_k").set_value(3).run()
-    calls = []
-
-    def counted(name: str, function):
-        def wrapper(*args, **kwargs):
-            calls.append(name)
-            return function(*args, **kwargs)
-
-        return wrapper
-
-    for name in ("palette_kmeans", "palette_png", "png_bytes", "error_curve"):
-        monkeypatch.setattr(image_choice, name, counted(name, getattr(image_choice, name)))
+    calls = record_calls(image_choice, ("palette_kmeans", "palette_png", "png_bytes", "error_curve"))
     app.slider(key="shared_colors_top").set_value(0).run()
     app.slider(key="shared_colors_k").set_value(8).run()  # seen at the first run
     assert not app.exception
