@@ -364,7 +364,7 @@ def kmeans_1d(values: np.ndarray, k: int, method: str = "fast") -> tuple[np.ndar
         labels = cluster_of_point.astype(_smallest_index_dtype(int(keep.sum())))[point_of_value]
         return centres[keep] + points.shift, labels.reshape(array.shape)
 
-    histogram = _cached_histogram(flat)
+    histogram = _cached_histogram(flat) if flat.size <= _CACHED_VALUES else _build_histogram(flat)  # no hashing in vain
     points = histogram.points
     if len(points) <= k:
         centres = points.x
