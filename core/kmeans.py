@@ -23,8 +23,8 @@ MAX_K = 65_536
 # Inputs up to this many values are clustered on their exact distinct values; larger ones on a histogram.
 _DISTINCT_LIMIT = 16_384
 _HISTOGRAM_BINS = 65_536  # bin indices fit in uint16
-# Histograms of recent large inputs are kept, up to this many values in all (2 bytes each).
-_CACHED_VALUES = 16_000_000
+# Histograms of recent large inputs are kept, up to this many bytes in all (the autoencoder's take 13 MB).
+_CACHED_BYTES = 48_000_000
 _INIT_BINS = 4_096
 _LLOYD_ITERATIONS = 50
 # Lloyd iterations of the swap trials of a round, after each of which the worse half is dropped.
@@ -51,6 +51,11 @@ class _Points:
 
     def __len__(self) -> int:
         return self.x.size
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays of these points."""
+        return sum(array.nbytes for array in vars(self).values() if isinstance(array, np.ndarray))
 
     def range_sums(self, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Weight, weighted sum and weighted sum of squares of the points [start, stop)."""
@@ -293,6 +298,11 @@ class _Histogram:
     points: _BinnedPoints
     bins: np.ndarray  # (n,) uint16
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by this histogram."""
+        return self.points.nbytes + self.bins.nbytes
+
 
 def _build_histogram(flat: np.ndarray) -> _Histogram:
     lo, hi = float(flat.min()), float(flat.max())
@@ -306,7 +316,7 @@ def _build_histogram(flat: np.ndarray) -> _Histogram:
     return _Histogram(points, bins.astype(np.uint16))
 
 
-_cached_histogram = ContentCache(_build_histogram, budget=_CACHED_VALUES, size=lambda histogram: histogram.bins.size)
+_cached_histogram = ContentCache(_build_histogram, budget=_CACHED_BYTES, size=lambda histogram: histogram.nbytes)
 """The _Histogram of flat values, built on first use: a model's tensors are quantized at many bit widths."""
 
 
@@ -364,7 +374,8 @@ def kmeans_1d(values: np.ndarray, k: int, method: str = "fast") -> tuple[np.ndar
         labels = cluster_of_point.astype(_smallest_index_dtype(int(keep.sum())))[point_of_value]
         return centres[keep] + points.shift, labels.reshape(array.shape)
 
-    histogram = _cached_histogram(flat) if flat.size <= _CACHED_VALUES else _build_histogram(flat)  # no hashing in vain
+    # Values whose bins alone (2 bytes each) would overflow the cache are not hashed in vain.
+    histogram = _cached_histogram(flat) if 2 * flat.size <= _CACHED_BYTES else _build_histogram(flat)
     points = histogram.points
     if len(points) <= k:
         centres = points.x
