@@ -283,12 +283,12 @@ def _fit_fast(points: _Points, k: int) -> tuple[np.ndarray, np.ndarray]:
             trial_costs = _total_costs(points, trial_centres, trial_edges)
             order = np.argsort(trial_costs)
             trials = trial_centres[order[: max(1, len(order) // 2)]]
-        if trial_costs[order[0]] >= cost:
+        best = order[0]
+        if trial_costs[best] >= cost:
             break
-        centres, edges = _lloyd(points, trials[:1])
-        cost = _total_costs(points, centres, edges)[0]
-        centres, edges = centres[0], edges[0]
-    return centres, edges
+        centres, edges, cost = trial_centres[best], trial_edges[best], trial_costs[best]
+    centres, edges = _lloyd(points, centres[None])  # the rounds stop Lloyd early: finish it
+    return centres[0], edges[0]
 
 
 @dataclass(frozen=True)
