@@ -1,5 +1,10 @@
 """Navigation and landing page of Quantization Explorer."""
 
+# plotly tells pandas objects apart by reading sys.modules["pandas"] without the import lock, so a
+# chart drawn while another session's thread is still importing pandas meets a half-built module
+# (seen when a class opened the app at once). Every script run passes here before any page: import
+# it whole first.
+import pandas  # noqa: F401
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
