@@ -1,35 +1,51 @@
-"""Load: one `streamlit run app.py`, N browser sessions at once moving sliders and drawing; prints a table.
+"""Load: one `streamlit run app.py`, N sessions at once moving sliders and drawing; prints a table.
 
-For each N every session (its own browser context, so its own Streamlit session) opens one of the
-registered pages (the N sessions arrive evenly over --ramp seconds), draws on the canvas if the page
-has one, then until the time is up moves a random
-slider by one step with the keyboard and times how long the numbers shown take to change (a session
-on a page without sliders only opens it). Between moves a session pauses 0.5–1.5 s, as a reader would.
-One chromium, loopback only, at most MAX_SESSIONS contexts, every wait bounded.
+Each round of N sessions (each its own Streamlit session on one of the registered pages) has phases:
+1. open: the sessions arrive evenly over --ramp s and open their page (the app, then its sidebar link);
+2. barrier: the sessions wait until every one has opened or failed (each open is bounded);
+3. move, all at once for --seconds: a session draws on the canvas if its page has one, then moves a
+   random slider one step, timing how long the text shown takes to change, and pauses 0.5–1.5 s, as a
+   reader would (a session on a page without sliders only waits);
+4. end: the sessions close, and the server's RSS is read once it has dropped them: Streamlit keeps a
+   closed session for server.disconnectedSessionTTL s and frees it at the next disconnect after that,
+   so after --settle s one short extra connection opens and closes (a later visitor leaving).
 
-    .venv/bin/python bench/load.py                      # N = 1, 10, 30 for 30 s each
-    .venv/bin/python bench/load.py --sessions 5 --seconds 10
+Two clients (--client):
+- chromium: one headless chromium, one context per session, slider moved with the keyboard; the time
+  runs from the key press until the page's text changed, so it includes the browser's own work, and
+  the browser shares the machine's cores with the server.
+- protocol: bench/protocol_session.py speaks Streamlit's websocket protocol without a browser; the
+  time runs from sending the rerun until script_finished arrives. This is the server's time (plus
+  parsing the messages), as 30 readers on 30 machines would see it.
+
+    .venv/bin/python bench/load.py                                  # chromium, N = 1, 10, 30
+    .venv/bin/python bench/load.py --client protocol                # the server alone
+    .venv/bin/python bench/load.py --sessions 5 --seconds 10 --settle 0
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
+import functools
 import os
 import platform
 import random
-import statistics
 import sys
 import tempfile
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import (  # noqa: E402  (the repository root is on the path only now)
+# The repository root is on the path only now.
+from bench.protocol_session import CANVAS_SIDE, ProtocolError, ProtocolSession  # noqa: E402
+from tests.conftest import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     IDLE_JS,
@@ -48,7 +64,10 @@ UPDATE_TIMEOUT_MS = 30_000
 THINK_SECONDS = (0.5, 1.5)
 CHANGED_JS = f"previous => ({IDLE_JS})() && ({SHOWN_TEXT_JS})() !== previous"
 ERRORS_SHOWN = "[data-testid=stException], [data-testid=stAlertContentError]"
+PEN_WIDTH = 18  # pages/autoencoder.py's default
 SEED = 0
+STREAMLIT_SESSION_TTL = 120  # server.disconnectedSessionTTL when .streamlit/config.toml does not set it
+SETTLE_MARGIN = 10  # seconds past the TTL before the extra connection that lets the server drop the sessions
 
 
 @dataclass
@@ -58,10 +77,152 @@ class Results:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     opens: list[float] = field(default_factory=list)  # seconds from loading the app to the page's first full run
-    peak_mb: float = 0.0  # the server's largest RSS while the sessions ran
-    server_cpu_share: float = 0.0  # server CPU seconds per wall-clock second (1.0 = one core busy)
-    browser_cpu_share: float = 0.0  # the same for chromium, which shares the cores with the server
-    load_average: float = 0.0  # the machine's 1-minute load average as the round ended (other work included)
+    peak_mb: float = 0.0  # the server's largest RSS during the round
+    server_cpu_share: float = 0.0  # server CPU seconds per wall-clock second of the move phase (1.0 = one core)
+    client_cpu_share: float = 0.0  # the same for the client (this script and its children), on the same cores
+    load_average: float = 0.0  # the machine's 1-minute load average as the move phase ended (other work included)
+
+
+class BrowserReader:
+    """A reader in its own chromium context: opens a page by its sidebar link, draws, moves sliders by keyboard."""
+
+    def __init__(self, browser, url: str) -> None:
+        self.browser = browser
+        self.url = url
+        self.context = None
+        self.page = None
+
+    async def open(self, title: str) -> None:
+        """Load the app and follow the sidebar link to title, waiting for the page's first run to finish."""
+        self.context = await self.browser.new_context(viewport=VIEWPORT)
+        page = self.page = await self.context.new_page()
+        await page.goto(self.url + "/", timeout=OPEN_TIMEOUT_MS, wait_until="domcontentloaded")
+        await page.wait_for_function(IDLE_JS, timeout=OPEN_TIMEOUT_MS, polling=200)
+        home = await page.locator("[data-testid=stMain] h1").inner_text()
+        await page.locator("[data-testid=stSidebarNav] a").filter(has=page.get_by_text(title, exact=True)).click()
+        await page.wait_for_function(
+            "home => document.querySelector('[data-testid=stMain] h1')?.innerText !== home",
+            arg=home,
+            timeout=OPEN_TIMEOUT_MS,
+        )
+        await page.wait_for_function(IDLE_JS, timeout=OPEN_TIMEOUT_MS, polling=200)
+
+    async def timed_update(self, action, results: Results, what: str) -> None:
+        """Run action (a key press or a stroke) and record how long until the text shown changes."""
+        previous = await self.page.evaluate(SHOWN_TEXT_JS)
+        start = time.perf_counter()
+        await action()
+        try:
+            await self.page.wait_for_function(CHANGED_JS, arg=previous, timeout=UPDATE_TIMEOUT_MS, polling=100)
+        except Exception:
+            results.errors.append(f"{what}: no update within {UPDATE_TIMEOUT_MS / 1000:g} s")
+            return
+        results.latencies.append(time.perf_counter() - start)
+        results.errors += [f"{what}: {text[:200]}" for text in await self.errors()]
+
+    async def errors(self) -> list[str]:
+        """Texts of the exception and st.error elements on the page."""
+        return await self.page.locator(ERRORS_SHOWN).all_inner_texts()
+
+    async def draw(self, rng: random.Random, results: Results, what: str) -> None:
+        """One vertical stroke on the canvas, if the page has one, timed like a slider move."""
+        if not await self.page.locator("canvas.upper-canvas").count():
+            return
+
+        async def stroke() -> None:
+            box = await self.page.locator("canvas.upper-canvas").bounding_box()
+            x = box["x"] + box["width"] * rng.uniform(0.3, 0.7)
+            await self.page.mouse.move(x, box["y"] + box["height"] * 0.2)
+            await self.page.mouse.down()
+            await self.page.mouse.move(x + rng.uniform(-40, 40), box["y"] + box["height"] * 0.8, steps=10)
+            await self.page.mouse.up()
+
+        await self.timed_update(stroke, results, f"{what}: drawing")
+
+    async def move(self, rng: random.Random, results: Results, what: str) -> bool:
+        """Move a random visible, enabled slider one step with the keyboard; False if the page has none."""
+        sliders = []
+        for slider in await self.page.locator("[data-testid=stSlider]").all():
+            label = (await slider.locator("[data-testid=stWidgetLabel]").inner_text()).strip()
+            thumb = slider.locator("input[type=range]")
+            if label not in SLIDERS_THAT_CHANGE_NO_NUMBER and await slider.is_visible() and await thumb.is_enabled():
+                sliders.append((label, thumb))
+        if not sliders:
+            return False
+        label, thumb = rng.choice(sliders)
+        value, bottom, top = [await thumb.get_attribute(name) for name in ("value", "min", "max")]
+        key = "ArrowLeft" if value == top or (value != bottom and rng.random() < 0.5) else "ArrowRight"
+
+        async def press() -> None:
+            await thumb.focus()
+            await self.page.keyboard.press(key)
+
+        await self.timed_update(press, results, f"{what}: {label} {key}")
+        return True
+
+    async def close(self) -> None:
+        if self.context is not None:
+            await self.context.close()
+
+
+class ProtocolReader:
+    """A reader speaking Streamlit's websocket protocol: the same choices as BrowserReader, no rendering."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session: ProtocolSession | None = None
+
+    async def open(self, title: str) -> None:
+        """Connect as a browser would, run the app's default page, then the page called title."""
+        self.session = await ProtocolSession.connect(self.url, OPEN_TIMEOUT_MS / 1000)
+        await self.session.open(title, OPEN_TIMEOUT_MS / 1000)
+
+    async def timed_update(self, action, results: Results, what: str) -> None:
+        """Await action() (a rerun, returning its seconds) and record them if the text shown changed."""
+        previous = self.session.shown_text()
+        try:
+            seconds = await action()
+        except ProtocolError as error:
+            results.errors.append(f"{what}: {error}")
+            return
+        if self.session.shown_text() == previous:
+            results.errors.append(f"{what}: the text shown did not change")
+        else:
+            results.latencies.append(seconds)
+        results.errors += [f"{what}: {text[:200]}" for text in await self.errors()]
+
+    async def errors(self) -> list[str]:
+        """Texts of the exception and st.error elements of the last run."""
+        return self.session.errors()
+
+    async def draw(self, rng: random.Random, results: Results, what: str) -> None:
+        """The canvas state after one stroke like BrowserReader's, if the page has a canvas, timed as a move."""
+        canvas = self.session.canvas_id()
+        if canvas is None:
+            return
+        x, dx = rng.uniform(0.3, 0.7) * CANVAS_SIDE, rng.uniform(-40, 40)
+        stroke = functools.partial(self.session.draw, canvas, x, dx, PEN_WIDTH, UPDATE_TIMEOUT_MS / 1000)
+        await self.timed_update(stroke, results, f"{what}: drawing")
+
+    async def move(self, rng: random.Random, results: Results, what: str) -> bool:
+        """Move a random enabled slider one step; False if the page has none."""
+        sliders = [
+            slider
+            for slider in self.session.sliders()
+            if slider.label not in SLIDERS_THAT_CHANGE_NO_NUMBER and not slider.disabled
+        ]
+        if not sliders:
+            return False
+        slider = rng.choice(sliders)
+        left = slider.value == slider.high or (slider.value != slider.low and rng.random() < 0.5)
+        step = -1 if left else 1
+        move = functools.partial(self.session.move, slider, step, UPDATE_TIMEOUT_MS / 1000)
+        await self.timed_update(move, results, f"{what}: {slider.label} {step:+d}")
+        return True
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
 
 
 def rss_mb(pid: int) -> float:
@@ -78,15 +239,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
-def browser_cpu_seconds(server_pid: int) -> float:
-    """CPU seconds used so far by this script's descendants except the server: chromium and its helpers."""
+def client_cpu_seconds(server_pid: int) -> float:
+    """CPU seconds used so far by this script and its descendants except the server (chromium and its helpers)."""
     parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError):  # the process ended while we looked
             continue
-    total = 0.0
+    total = cpu_seconds(os.getpid())
     for pid in parents:
         ancestor = parents.get(pid)
         while ancestor not in (None, 0, 1, os.getpid()):
@@ -110,86 +271,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-async def timed_update(page, action, results: Results, what: str) -> None:
-    """Run action (a key press or a stroke) and record how long until the text shown changes."""
-    previous = await page.evaluate(SHOWN_TEXT_JS)
-    start = time.perf_counter()
-    await action()
-    try:
-        await page.wait_for_function(CHANGED_JS, arg=previous, timeout=UPDATE_TIMEOUT_MS, polling=100)
-    except Exception:
-        results.errors.append(f"{what}: no update within {UPDATE_TIMEOUT_MS / 1000:g} s")
-        return
-    results.latencies.append(time.perf_counter() - start)
-    shown = await page.locator(ERRORS_SHOWN).all_inner_texts()
-    results.errors += [f"{what}: {text[:200]}" for text in shown]
-
-
-async def open_page(page, url: str, title: str) -> None:
-    """Load the app and follow the sidebar link to title, waiting for the page's first run to finish."""
-    await page.goto(url + "/", timeout=OPEN_TIMEOUT_MS, wait_until="domcontentloaded")
-    await page.wait_for_function(IDLE_JS, timeout=OPEN_TIMEOUT_MS, polling=200)
-    home = await page.locator("[data-testid=stMain] h1").inner_text()
-    await page.locator("[data-testid=stSidebarNav] a").filter(has=page.get_by_text(title, exact=True)).click()
-    await page.wait_for_function(
-        "home => document.querySelector('[data-testid=stMain] h1')?.innerText !== home",
-        arg=home,
-        timeout=OPEN_TIMEOUT_MS,
-    )
-    await page.wait_for_function(IDLE_JS, timeout=OPEN_TIMEOUT_MS, polling=200)
-
-
-async def draw_stroke(page, rng: random.Random) -> None:
-    box = await page.locator("canvas.upper-canvas").bounding_box()
-    x = box["x"] + box["width"] * rng.uniform(0.3, 0.7)
-    await page.mouse.move(x, box["y"] + box["height"] * 0.2)
-    await page.mouse.down()
-    await page.mouse.move(x + rng.uniform(-40, 40), box["y"] + box["height"] * 0.8, steps=10)
-    await page.mouse.up()
-
-
-async def movable_sliders(page) -> list:
-    """Visible, enabled sliders whose moves change the numbers shown."""
-    found = []
-    for slider in await page.locator("[data-testid=stSlider]").all():
-        label = (await slider.locator("[data-testid=stWidgetLabel]").inner_text()).strip()
-        thumb = slider.locator("input[type=range]")
-        if label not in SLIDERS_THAT_CHANGE_NO_NUMBER and await slider.is_visible() and await thumb.is_enabled():
-            found.append((label, thumb))
-    return found
-
-
-async def session(browser, url: str, title: str, seed: int, delay: float, seconds: float, results: Results) -> None:
-    """One reader on one page: after `delay` s, open it, draw if there is a canvas, then move sliders for `seconds`."""
-    rng = random.Random(seed)
-    await asyncio.sleep(delay)
-    context = await browser.new_context(viewport=VIEWPORT)
-    page = await context.new_page()
-    try:
-        start = time.monotonic()
-        await open_page(page, url, title)
-        results.opens.append(time.monotonic() - start)
-        deadline = time.monotonic() + seconds
-        if await page.locator("canvas.upper-canvas").count():
-            await timed_update(page, lambda: draw_stroke(page, rng), results, f"{title}: drawing")
-        while time.monotonic() < deadline:
-            sliders = await movable_sliders(page)
-            if not sliders:
-                return
-            label, thumb = rng.choice(sliders)
-            value, bottom, top = [await thumb.get_attribute(name) for name in ("value", "min", "max")]
-            key = "ArrowLeft" if value == top or (value != bottom and rng.random() < 0.5) else "ArrowRight"
-
-            async def press(thumb=thumb, key=key) -> None:
-                await thumb.focus()
-                await page.keyboard.press(key)
-
-            await timed_update(page, press, results, f"{title}: {label} {key}")
-            await asyncio.sleep(rng.uniform(*THINK_SECONDS))
-    except Exception as error:  # a crashed or stuck session is a result to report, not a reason to stop
-        results.errors.append(f"{title}: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
-    finally:
-        await context.close()
+def session_ttl() -> int:
+    """server.disconnectedSessionTTL as the server reads it: .streamlit/config.toml, else Streamlit's default."""
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    return int(config.get("server", {}).get("disconnectedSessionTTL", STREAMLIT_SESSION_TTL))
 
 
 async def sample_peak(pid: int, stop: asyncio.Event, peak: list[float]) -> None:
@@ -198,73 +283,127 @@ async def sample_peak(pid: int, stop: asyncio.Event, peak: list[float]) -> None:
         await asyncio.sleep(0.5)
 
 
-async def round_of(browser, url: str, pid: int, titles: list[str], n: int, seconds: float, ramp: float) -> Results:
-    """N sessions at once for `seconds`, arriving evenly over `ramp` s; returns their measurements."""
+async def open_reader(new_reader, title: str, delay: float, results: Results):
+    """After delay s, a new reader opens title; returns it, or None (error recorded, reader closed) if it failed."""
+    await asyncio.sleep(delay)
+    reader = new_reader()
+    start = time.monotonic()
+    try:
+        await reader.open(title)
+    except Exception as error:  # a failed open is a result to report, not a reason to stop
+        results.errors.append(f"{title}: open: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
+        await reader.close()
+        return None
+    results.opens.append(time.monotonic() - start)
+    results.errors += [f"{title}: open: {text[:200]}" for text in await reader.errors()]
+    return reader
+
+
+async def read(reader, title: str, seed: int, deadline: float, results: Results) -> None:
+    """Draw if the page has a canvas, then move random sliders until deadline, pausing as a reader would."""
+    rng = random.Random(seed)
+    try:
+        await reader.draw(rng, results, title)
+        while time.monotonic() < deadline and await reader.move(rng, results, title):
+            await asyncio.sleep(rng.uniform(*THINK_SECONDS))
+    except Exception as error:  # a crashed or stuck session is a result to report, not a reason to stop
+        results.errors.append(f"{title}: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
+
+
+async def round_of(new_reader, pid: int, titles: list[str], n: int, seconds: float, ramp: float) -> Results:
+    """N readers open their pages (arriving over ramp s), then all move sliders for `seconds`; then they close."""
     results = Results()
     stop, peak = asyncio.Event(), [rss_mb(pid)]
     sampler = asyncio.create_task(sample_peak(pid, stop, peak))
-    cpu_before, browser_before, start = cpu_seconds(pid), browser_cpu_seconds(pid), time.monotonic()
+    pages = [titles[i % len(titles)] for i in range(n)]
+    readers = await asyncio.gather(
+        *(open_reader(new_reader, pages[i], ramp * i / n, results) for i in range(n))
+    )  # the barrier: every open has finished or failed within OPEN_TIMEOUT_MS
+    server_before, client_before, start = cpu_seconds(pid), client_cpu_seconds(pid), time.monotonic()
     await asyncio.gather(
-        *(session(browser, url, titles[i % len(titles)], SEED + i, ramp * i / n, seconds, results) for i in range(n))
+        *(read(reader, pages[i], SEED + i, start + seconds, results) for i, reader in enumerate(readers) if reader)
     )
     elapsed = time.monotonic() - start
-    results.server_cpu_share = (cpu_seconds(pid) - cpu_before) / elapsed
-    results.browser_cpu_share = (browser_cpu_seconds(pid) - browser_before) / elapsed
+    results.server_cpu_share = (cpu_seconds(pid) - server_before) / elapsed
+    results.client_cpu_share = (client_cpu_seconds(pid) - client_before) / elapsed
     results.load_average = os.getloadavg()[0]
+    await asyncio.gather(*(reader.close() for reader in readers if reader))
     stop.set()
     await sampler
     results.peak_mb = peak[0]
     return results
 
 
-async def main(sessions: list[int], seconds: float, ramp: float, settle: float, titles: list[str]) -> None:
-    from playwright.async_api import async_playwright
+async def settled_rss(url: str, pid: int, settle: float) -> float:
+    """The server's RSS in MB once it has dropped the closed sessions: after settle s, one connection opens and
+    closes, which is when Streamlit removes the sessions whose disconnectedSessionTTL has passed."""
+    await asyncio.sleep(settle)
+    visitor = await ProtocolSession.connect(url, OPEN_TIMEOUT_MS / 1000)
+    await visitor.close()
+    await asyncio.sleep(1)
+    return rss_mb(pid)
 
+
+async def main(client: str, sessions: list[int], seconds: float, ramp: float, settle: float, titles: list[str]) -> None:
     log_path = Path(tempfile.mkdtemp(prefix="load_")) / "server.log"
     process, url = start_streamlit(log_path)
     assert url.startswith("http://127.0.0.1:"), url
     rows = []
     try:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            cold = rss_mb(process.pid)
-            await round_of(browser, url, process.pid, titles, len(titles), 0, 0)  # warm-up: every page once
-            await asyncio.sleep(settle)
-            baseline = rss_mb(process.pid)
+        async with contextlib.AsyncExitStack() as stack:
+            if client == "chromium":
+                from playwright.async_api import async_playwright
+
+                playwright = await stack.enter_async_context(async_playwright())
+                browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                stack.push_async_callback(browser.close)
+                new_reader = functools.partial(BrowserReader, browser, url)
+            else:
+                new_reader = functools.partial(ProtocolReader, url)
+            cold, load_start = rss_mb(process.pid), os.getloadavg()
+            warm_up = await round_of(new_reader, process.pid, titles, len(titles), 0, 0)  # every page once
+            warm_up_tracebacks = log_path.read_text(errors="replace").count(TRACEBACK)
+            for error in warm_up.errors[:5]:
+                print(f"  warm-up error: {error}", file=sys.stderr)
+            baseline = await settled_rss(url, process.pid, settle)
             for n in sessions:
                 before, log_start = rss_mb(process.pid), len(log_path.read_text(errors="replace"))
-                results = await round_of(browser, url, process.pid, titles, n, seconds, ramp)
-                await asyncio.sleep(settle)
+                results = await round_of(new_reader, process.pid, titles, n, seconds, ramp)
+                after = await settled_rss(url, process.pid, settle)
                 tracebacks = log_path.read_text(errors="replace")[log_start:].count(TRACEBACK)
-                rows.append((n, results, tracebacks, before, results.peak_mb, rss_mb(process.pid)))
+                rows.append((n, results, tracebacks, before, after))
                 for error in results.errors[:5]:
                     print(f"  N={n} error: {error}", file=sys.stderr)
-            await browser.close()
+        load_end = os.getloadavg()
     finally:
         stop_streamlit(process)
 
     print(f"Load on {datetime.date.today()}, {platform.node()}: {cpu_model()}, {cpu_count()} cores shared by the "
-          f"server and all the browser tabs; sessions arrive over {ramp:g} s, then move sliders for {seconds:g} s each; "
-          f"pages: {', '.join(titles)}.")
+          f"server and the {client} client; sessions open their pages arriving over {ramp:g} s, then all move "
+          f"sliders for {seconds:g} s; pages: {', '.join(titles)}.")
     print(f"Server log: {log_path}")
-    print(f"Server RSS: {cold:.0f} MB cold, {baseline:.0f} MB after one visit to every page (baseline); "
-          f"'after' is {settle:g} s after the sessions closed (Streamlit keeps a closed session up to 120 s).")
+    print(f"Server RSS: {cold:.0f} MB cold, {baseline:.0f} MB after one visit to every page (baseline); 'after' is "
+          f"read {settle:g} s after the sessions closed (server.disconnectedSessionTTL = {session_ttl()} s), "
+          "once one more connection has let the server drop them.")
+    print(f"Warm-up (every page opened at once): {len(warm_up.errors)} errors, {warm_up_tracebacks} tracebacks. "
+          f"Load average (1, 5, 15 min) {', '.join(f'{x:.1f}' for x in load_start)} at the start, "
+          f"{', '.join(f'{x:.1f}' for x in load_end)} at the end.")
     print()
     columns = [
-        "sessions", "page open p95 (s)", "updates", "p50 (s)", "p95 (s)", "max (s)", "errors", "tracebacks",
-        "server CPU (cores)", "chromium CPU (cores)", "load average",
+        "client", "sessions", "page open p50 (s)", "page open p95 (s)", "updates", "p50 (s)", "p95 (s)", "max (s)",
+        "errors", "tracebacks", "server CPU (cores)", "client CPU (cores)", "load average",
         "RSS before (MB)", "RSS peak (MB)", "RSS after (MB)", "after / baseline",
     ]  # fmt: skip
     print("| " + " | ".join(columns) + " |")
-    print("|" + "---:|" * len(columns))
-    for n, results, tracebacks, before, peak, after in rows:
+    print("|---|" + "---:|" * (len(columns) - 1))
+    for n, results, tracebacks, before, after in rows:
         latencies = results.latencies
         cells = [
-            n, f"{percentile(results.opens, 95):.1f}", len(latencies),
+            client, n, f"{percentile(results.opens, 50):.1f}", f"{percentile(results.opens, 95):.1f}", len(latencies),
             f"{percentile(latencies, 50):.2f}", f"{percentile(latencies, 95):.2f}",
             f"{max(latencies, default=float('nan')):.2f}", len(results.errors), tracebacks,
-            f"{results.server_cpu_share:.2f}", f"{results.browser_cpu_share:.2f}", f"{results.load_average:.1f}",
-            f"{before:.0f}", f"{peak:.0f}", f"{after:.0f}", f"{after / baseline:.2f}",
+            f"{results.server_cpu_share:.2f}", f"{results.client_cpu_share:.2f}", f"{results.load_average:.1f}",
+            f"{before:.0f}", f"{results.peak_mb:.0f}", f"{after:.0f}", f"{after / baseline:.2f}",
         ]  # fmt: skip
         print("| " + " | ".join(map(str, cells)) + " |")
 
@@ -282,16 +421,22 @@ def cpu_count() -> int:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--client", choices=["chromium", "protocol"], default="chromium", help="who plays the readers")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 30], help="N for each round")
     parser.add_argument("--seconds", type=float, default=30, help="how long each round moves sliders")
     parser.add_argument("--ramp", type=float, default=10, help="seconds over which the sessions of a round arrive")
-    parser.add_argument("--settle", type=float, default=20, help="seconds to wait before reading RSS after a round")
+    parser.add_argument(
+        "--settle", type=float, default=session_ttl() + SETTLE_MARGIN,
+        help="seconds after a round before RSS is read (default: the server's disconnectedSessionTTL + 10)",
+    )  # fmt: skip
     parser.add_argument("--pages", nargs="+", default=None, help="titles of the pages to spread sessions over (default: all)")
     args = parser.parse_args()
     if not all(1 <= n <= MAX_SESSIONS for n in args.sessions):
         parser.error(f"--sessions must be between 1 and {MAX_SESSIONS}; got {args.sessions}")
     if not 1 <= args.seconds <= 600:
         parser.error(f"--seconds must be between 1 and 600; got {args.seconds}")
+    if not 0 <= args.settle <= 900:
+        parser.error(f"--settle must be between 0 and 900; got {args.settle}")
     return args
 
 
@@ -302,4 +447,4 @@ if __name__ == "__main__":
     unknown = [title for title in chosen if title not in pages]
     if unknown:
         sys.exit(f"--pages: {unknown} are not registered in app.py; registered: {list(pages)}")
-    asyncio.run(main(arguments.sessions, arguments.seconds, arguments.ramp, arguments.settle, chosen))
+    asyncio.run(main(arguments.client, arguments.sessions, arguments.seconds, arguments.ramp, arguments.settle, chosen))
