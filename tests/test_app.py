@@ -1,0 +1,27 @@
+"""AppTest of app.py: the landing page, and the once-per-process preparation every page relies on."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def test_landing_page_links_every_section_and_prepares_the_process_once() -> None:
+    with threadpool_limits(limits=None):  # whatever app.py sets is undone at the end
+        gc.unfreeze()
+        app = AppTest.from_file(APP, default_timeout=120).run()
+        assert not app.exception
+        assert [header.value for header in app.subheader] == ["Images", "Weights", "Linear quantization"]
+        assert {"pandas", "plotly.graph_objects", "torch"} <= set(sys.modules)
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
+        frozen = gc.get_freeze_count()
+        assert frozen > 100_000  # the heavy libraries' objects are out of every later collection
+        app.run()
+        assert gc.get_freeze_count() <= frozen  # cached: a second freeze would add the rerun's objects
+    gc.unfreeze()
