@@ -42,6 +42,31 @@ def thresholds(layer: str, bits: int, percentile: float) -> dict[str, float]:
     return {method: calibration.threshold(activations("calibration")[layer], method, bits, percentile) for method in calibration.METHODS}
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def histogram_of(layer: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """(counts, bin edges, share exactly 0) of the calibration activations entering layer."""
+    values = activations("calibration")[layer]
+    counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+    return counts, edges, float(np.mean(values == 0))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def heldout_scores(layer: str, bits: int, percentile: float) -> dict[str, tuple[float, float, float]]:
+    """{method: (share of held-out activations clipped, rounding MSE, clipping MSE)} at each method's threshold."""
+    heldout_values = activations("heldout")[layer]
+    return {
+        method: (float(np.mean(heldout_values > t)), *calibration.error_parts(heldout_values, t, bits))
+        for method, t in thresholds(layer, bits, percentile).items()
+    }
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def choice_curves(layer: str, bits: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(KL per cut point, rounding and clipping MSE per threshold) on the calibration activations entering layer."""
+    values = activations("calibration")[layer]
+    return calibration.kl_curve(values, bits), calibration.mse_curve(values, bits)
+
+
 @st.cache_data(max_entries=8, show_spinner="Quantizing every layer's activations and reconstructing the held-out digits…")
 def end_to_end(percentile: float) -> tuple[float, dict[str, list[float]]]:
     """(float MSE, {method: held-out MSE with all activations quantized at each of END_TO_END_BITS})."""
@@ -73,14 +98,13 @@ layer = left.selectbox("Activations", list(activations("calibration")), format_f
 bits = middle.slider("Bits", 2, 8, 8)
 percentile = right.number_input("Percentile", min_value=90.0, max_value=100.0, value=99.99, step=0.01, format="%.3f")
 
-values = activations("calibration")[layer]
 try:
     chosen = thresholds(layer, bits, float(percentile))
 except ValueError as error:
     st.error(f"Could not calibrate: {error}")
     st.stop()
 
-counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+counts, edges, zeros = histogram_of(layer)
 histogram = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), marker_color="lightsteelblue", name="activations"))
 for method, t in chosen.items():
     histogram.add_vline(x=t, line_color=METHOD_COLORS[method], line_dash="dash")
@@ -90,16 +114,15 @@ histogram.update_layout(
     margin=dict(l=10, r=10, t=30, b=10), bargap=0, xaxis_range=[edges[0] - (edges[1] - edges[0]) * 3, edges[-1] * 1.03],
 )
 st.plotly_chart(histogram)
-zeros = np.mean(values == 0)
-st.caption(f"{values.size:,} activations from {N_CALIBRATION} digits; {zeros:.0%} of them are exactly 0 (ReLU), which every threshold stores exactly.")
+st.caption(f"{counts.sum():,} activations from {N_CALIBRATION} digits; {zeros:.0%} of them are exactly 0 (ReLU), which every threshold stores exactly.")
 
-heldout_values = activations("heldout")[layer]
-parts = {method: calibration.error_parts(heldout_values, t, bits) for method, t in chosen.items()}
+scores = heldout_scores(layer, bits, float(percentile))
+parts = {method: (rounding, clipping) for method, (_, rounding, clipping) in scores.items()}
 st.dataframe(
     {
         "method": [METHOD_LABELS[m] for m in chosen],
         "threshold t": list(chosen.values()),
-        "held-out values clipped": [f"{np.mean(heldout_values > t):.4%}" for t in chosen.values()],
+        "held-out values clipped": [f"{scores[m][0]:.4%}" for m in chosen],
         "rounding MSE": [parts[m][0] for m in chosen],
         "clipping MSE": [parts[m][1] for m in chosen],
         "activation MSE": [sum(parts[m]) for m in chosen],
@@ -111,8 +134,7 @@ best = min(parts, key=lambda m: sum(parts[m]))
 st.metric(f"Lowest activation MSE at {bits} bits on held-out activations", METHOD_LABELS[best], help=f"{sum(parts[best]):.3g}")
 
 with st.expander("How entropy and MSE choose"):
-    kl_t, kl = calibration.kl_curve(values, bits)
-    mse_t, rounding, clipping = calibration.mse_curve(values, bits)
+    (kl_t, kl), (mse_t, rounding, clipping) = choice_curves(layer, bits)
     left, right = st.columns(2)
     figure = go.Figure(go.Scatter(x=kl_t, y=kl, mode="lines", line=dict(color=METHOD_COLORS["entropy"])))
     figure.update_layout(height=300, title="KL(P ‖ Q) per cut point", xaxis_title="t", yaxis_type="log", margin=dict(l=10, r=10, t=40, b=10))
