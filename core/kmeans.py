@@ -343,7 +343,8 @@ def kmeans_1d(values: np.ndarray, k: int, method: str = "fast") -> tuple[np.ndar
     Returns (centroids, labels): float64 centroids sorted ascending (fewer than k when there are
     fewer distinct values) and, with the shape of `values`, the index of each value's nearest
     centroid (uint8 for k <= 256). method="exact" is the global optimum (dynamic programming);
-    method="fast" a histogram-based fit within ~1% of it, for millions of values.
+    method="fast" a histogram-based fit for millions of values: within ~1% of it up to 32 clusters,
+    1–2% at 64–256 on weight-sized inputs, up to ~5% on 10,000 values at 256 clusters.
 
     >>> centroids, labels = kmeans_1d([0.0, 0.1, 1.0, 1.2], k=2)
     >>> np.round(centroids, 9).tolist(), labels.tolist()
