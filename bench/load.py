@@ -21,6 +21,7 @@ Two clients (--client):
     .venv/bin/python bench/load.py                                  # chromium, N = 1, 10, 30
     .venv/bin/python bench/load.py --client protocol                # the server alone
     .venv/bin/python bench/load.py --sessions 5 --seconds 10 --settle 0
+    .venv/bin/python bench/load.py --floor --sessions 30                # the rig alone: a one-slider app
 """
 
 from __future__ import annotations
@@ -63,11 +64,26 @@ OPEN_TIMEOUT_MS = 180_000
 UPDATE_TIMEOUT_MS = 30_000
 THINK_SECONDS = (0.5, 1.5)
 CHANGED_JS = f"previous => ({IDLE_JS})() && ({SHOWN_TEXT_JS})() !== previous"
+SLIDERS_JS = """() => [...document.querySelectorAll('[data-testid=stSlider]')].map((slider, index) => {
+  const thumb = slider.querySelector('input[type=range]');
+  return {
+    index,
+    label: slider.querySelector('[data-testid=stWidgetLabel]')?.innerText.trim() ?? '',
+    usable: thumb !== null && !thumb.disabled && slider.checkVisibility(),
+    value: thumb?.value, min: thumb?.min, max: thumb?.max,
+  };
+})"""
+# Focus the index-th slider's thumb and return the text shown, in one round trip.
+FOCUS_THUMB_JS = f"""index => {{
+  document.querySelectorAll('[data-testid=stSlider]')[index].querySelector('input[type=range]').focus();
+  return ({SHOWN_TEXT_JS})();
+}}"""
 ERRORS_SHOWN = "[data-testid=stException], [data-testid=stAlertContentError]"
 PEN_WIDTH = 18  # pages/autoencoder.py's default
 SEED = 0
 STREAMLIT_SESSION_TTL = 120  # server.disconnectedSessionTTL when .streamlit/config.toml does not set it
 SETTLE_MARGIN = 10  # seconds past the TTL before the extra connection that lets the server drop the sessions
+FLOOR_APP, FLOOR_PAGE = "bench/floor_app.py", "One slider"
 
 
 @dataclass
@@ -108,10 +124,14 @@ class BrowserReader:
         await page.wait_for_function(IDLE_JS, timeout=OPEN_TIMEOUT_MS, polling=200)
 
     async def timed_update(self, action, results: Results, what: str) -> None:
-        """Run action (a key press or a stroke) and record how long until the text shown changes."""
+        """Run action (a stroke) and record how long until the text shown changes."""
         previous = await self.page.evaluate(SHOWN_TEXT_JS)
         start = time.perf_counter()
         await action()
+        await self.wait_changed(previous, start, results, what)
+
+    async def wait_changed(self, previous: str, start: float, results: Results, what: str) -> None:
+        """Record the seconds from start until the text shown differs from previous, or an error after a timeout."""
         try:
             await self.page.wait_for_function(CHANGED_JS, arg=previous, timeout=UPDATE_TIMEOUT_MS, polling=100)
         except Exception:
@@ -141,23 +161,22 @@ class BrowserReader:
 
     async def move(self, rng: random.Random, results: Results, what: str) -> bool:
         """Move a random visible, enabled slider one step with the keyboard; False if the page has none."""
-        sliders = []
-        for slider in await self.page.locator("[data-testid=stSlider]").all():
-            label = (await slider.locator("[data-testid=stWidgetLabel]").inner_text()).strip()
-            thumb = slider.locator("input[type=range]")
-            if label not in SLIDERS_THAT_CHANGE_NO_NUMBER and await slider.is_visible() and await thumb.is_enabled():
-                sliders.append((label, thumb))
+        # One evaluate per step, not a locator call per slider and attribute: on 2 shared cores the
+        # client's own round trips were a third of its CPU per move.
+        sliders = [
+            slider
+            for slider in await self.page.evaluate(SLIDERS_JS)
+            if slider["label"] not in SLIDERS_THAT_CHANGE_NO_NUMBER and slider["usable"]
+        ]
         if not sliders:
             return False
-        label, thumb = rng.choice(sliders)
-        value, bottom, top = [await thumb.get_attribute(name) for name in ("value", "min", "max")]
+        slider = rng.choice(sliders)
+        value, bottom, top = slider["value"], slider["min"], slider["max"]
         key = "ArrowLeft" if value == top or (value != bottom and rng.random() < 0.5) else "ArrowRight"
-
-        async def press() -> None:
-            await thumb.focus()
-            await self.page.keyboard.press(key)
-
-        await self.timed_update(press, results, f"{what}: {label} {key}")
+        previous = await self.page.evaluate(FOCUS_THUMB_JS, slider["index"])
+        start = time.perf_counter()
+        await self.page.keyboard.press(key)
+        await self.wait_changed(previous, start, results, f"{what}: {slider['label']} {key}")
         return True
 
     async def close(self) -> None:
@@ -344,9 +363,11 @@ async def settled_rss(url: str, pid: int, settle: float) -> float:
     return rss_mb(pid)
 
 
-async def main(client: str, sessions: list[int], seconds: float, ramp: float, settle: float, titles: list[str]) -> None:
+async def main(
+    client: str, sessions: list[int], seconds: float, ramp: float, settle: float, script: str, titles: list[str]
+) -> None:
     log_path = Path(tempfile.mkdtemp(prefix="load_")) / "server.log"
-    process, url = start_streamlit(log_path)
+    process, url = start_streamlit(log_path, script)
     assert url.startswith("http://127.0.0.1:"), url
     rows = []
     try:
@@ -380,7 +401,7 @@ async def main(client: str, sessions: list[int], seconds: float, ramp: float, se
 
     print(f"Load on {datetime.date.today()}, {platform.node()}: {cpu_model()}, {cpu_count()} cores shared by the "
           f"server and the {client} client; sessions open their pages arriving over {ramp:g} s, then all move "
-          f"sliders for {seconds:g} s; pages: {', '.join(titles)}.")
+          f"sliders for {seconds:g} s; app {script}, pages: {', '.join(titles)}.")
     print(f"Server log: {log_path}")
     print(f"Server RSS: {cold:.0f} MB cold, {baseline:.0f} MB after one visit to every page (baseline); 'after' is "
           f"read {settle:g} s after the sessions closed (server.disconnectedSessionTTL = {session_ttl()} s), "
@@ -430,6 +451,7 @@ def parse_args() -> argparse.Namespace:
         help="seconds after a round before RSS is read (default: the server's disconnectedSessionTTL + 10)",
     )  # fmt: skip
     parser.add_argument("--pages", nargs="+", default=None, help="titles of the pages to spread sessions over (default: all)")
+    parser.add_argument("--floor", action="store_true", help=f"drive {FLOOR_APP} (one slider) instead of app.py")
     args = parser.parse_args()
     if not all(1 <= n <= MAX_SESSIONS for n in args.sessions):
         parser.error(f"--sessions must be between 1 and {MAX_SESSIONS}; got {args.sessions}")
@@ -442,9 +464,14 @@ def parse_args() -> argparse.Namespace:
 
 if __name__ == "__main__":
     arguments = parse_args()
-    pages = registered_pages()
-    chosen = arguments.pages or list(pages)
-    unknown = [title for title in chosen if title not in pages]
-    if unknown:
-        sys.exit(f"--pages: {unknown} are not registered in app.py; registered: {list(pages)}")
-    asyncio.run(main(arguments.client, arguments.sessions, arguments.seconds, arguments.ramp, arguments.settle, chosen))
+    if arguments.floor:
+        script, chosen = FLOOR_APP, [FLOOR_PAGE]
+    else:
+        pages = registered_pages()
+        script, chosen = "app.py", arguments.pages or list(pages)
+        unknown = [title for title in chosen if title not in pages]
+        if unknown:
+            sys.exit(f"--pages: {unknown} are not registered in app.py; registered: {list(pages)}")
+    asyncio.run(
+        main(arguments.client, arguments.sessions, arguments.seconds, arguments.ramp, arguments.settle, script, chosen)
+    )

@@ -45,12 +45,19 @@ SLIDERS_THAT_CHANGE_NO_NUMBER = {"Pen width"}  # it changes how the canvas draws
 # The text a person reads, with the controls' own values (slider thumbs, inputs) and plots left out,
 # so a change in it is a change the page computed.
 SHOWN_TEXT_JS = """() => {
+  const leftOut = '[data-testid=stSlider], [data-testid=stPlotlyChart], input, textarea, canvas';
   const parts = [];
   for (const root of document.querySelectorAll('[data-testid=stMain], [data-testid=stSidebarUserContent]')) {
-    const copy = root.cloneNode(true);
-    copy.querySelectorAll('[data-testid=stSlider], [data-testid=stPlotlyChart], input, textarea, canvas')
-        .forEach(node => node.remove());
-    parts.push(copy.innerText);
+    // A walk that skips the left-out subtrees: cloning the page to delete them cost 3-6 ms per call.
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, {
+      acceptNode: node => node.nodeType === Node.ELEMENT_NODE && node.matches(leftOut)
+          ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
+    });
+    let text = '';
+    for (let node = walker.nextNode(); node !== null; node = walker.nextNode()) {
+      if (node.nodeType === Node.TEXT_NODE) text += node.data;
+    }
+    parts.push(text);
   }
   return parts.join('\\n');
 }"""
@@ -80,14 +87,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_streamlit(log_path: Path) -> tuple[subprocess.Popen, str]:
-    """Start `streamlit run app.py` on a free loopback port, output to log_path; return (process, base URL) once healthy.
+def start_streamlit(log_path: Path, script: str = "app.py") -> tuple[subprocess.Popen, str]:
+    """Start `streamlit run script` on a free loopback port, output to log_path; return (process, base URL) once healthy.
 
     The process is the streamlit interpreter itself (no shell in between), so its PID is the one to stop.
     """
     port = free_port()
     command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
+        sys.executable, "-m", "streamlit", "run", script,
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
         "--server.headless", "true",

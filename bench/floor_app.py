@@ -1,0 +1,17 @@
+"""The cheapest app bench/load.py can drive (`--floor`): one slider and one number, so the browsers'
+and the client's own cost per update can be told apart from Quantization Explorer's."""
+
+import streamlit as st
+
+
+def home() -> None:
+    st.title("Floor")
+
+
+def one_slider() -> None:
+    st.title("One slider")
+    value = st.slider("Value", 0, 100, 50)
+    st.metric("Its square", value * value)
+
+
+st.navigation([st.Page(home, title="Home", default=True), st.Page(one_slider, title="One slider")]).run()
