@@ -150,8 +150,6 @@ def mse(images: object, reconstructions: object) -> float:
 class QuantizedModel:
     """The autoencoder after weight sharing: what it computes with and what it stores."""
 
-    state_dict: dict[str, np.ndarray]
-    """Dequantized weights, {tensor name: float32 array} for every name in TENSOR_NAMES."""
     indices: dict[str, np.ndarray]
     """Per quantized tensor, each value's codebook index (uint8, shape of the tensor)."""
     codebooks: dict[str, np.ndarray]
@@ -163,6 +161,17 @@ class QuantizedModel:
     storage_bytes: int
     """Real bytes of the model as stored by the method (core.sizes): packed bits-wide indices plus the
     codebook (kmeans) or plus a scale and zero point (linear) per tensor; float32 layers at 4 bytes a value."""
+    float_tensors: dict[str, np.ndarray]
+    """The tensors of layers kept as float32 (bits None), as given."""
+
+    @property
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Dequantized weights, {tensor name: float32 array} for every name in TENSOR_NAMES, built on each
+        access (~4 ms) so that a kept model holds 1-byte indices, not a float32 copy 4x their size."""
+        return {
+            name: self.codebooks[name][self.indices[name]] if name in self.indices else self.float_tensors[name]
+            for name in TENSOR_NAMES
+        }
 
 
 def _layer_bits(bits: int | Mapping[str, int | None]) -> dict[str, int | None]:
@@ -203,19 +212,18 @@ def quantize_model(
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     layer_bits = _layer_bits(bits)
     tensors = _state_arrays(state_dict)
-    dequantized, indices, codebooks, storage = {}, {}, {}, 0
+    float_tensors, indices, codebooks, storage = {}, {}, {}, 0
     for name, values in tensors.items():
         width = layer_bits[name.split(".")[0]]
         if width is None:
-            dequantized[name] = values
+            float_tensors[name] = values
             storage += float_bytes(values.size)
             continue
         codebooks[name], indices[name] = _share(values, width, method)
-        dequantized[name] = codebooks[name][indices[name]]
         storage += (
             shared_bytes(values.size, len(codebooks[name])) if method == "kmeans" else linear_bytes(values.size, width)
         )
-    return QuantizedModel(dequantized, indices, codebooks, layer_bits, method, storage)
+    return QuantizedModel(indices, codebooks, layer_bits, method, storage, float_tensors)
 
 
 def mse_by_bits(
@@ -234,7 +242,7 @@ def export_quantized(model: QuantizedModel) -> bytes:
             tensors[f"{name}.indices"] = np.ascontiguousarray(model.indices[name])
             tensors[f"{name}.codebook"] = np.ascontiguousarray(model.codebooks[name], dtype=np.float32)
         else:
-            tensors[name] = np.ascontiguousarray(model.state_dict[name], dtype=np.float32)
+            tensors[name] = np.ascontiguousarray(model.float_tensors[name], dtype=np.float32)
     metadata = {"format": _FORMAT, "method": model.method, "bits": json.dumps(model.bits)}
     return save_safetensors_bytes(tensors, metadata=metadata)
 

@@ -190,6 +190,17 @@ def test_per_layer_bits_leave_other_layers_float(state):
         if not name.startswith("fc3"):
             assert np.array_equal(quantized.state_dict[name], state[name])
     assert len(np.unique(quantized.state_dict["fc3.weight"])) <= 4
+    # float layers are the caller's arrays, not copies
+    assert all(quantized.float_tensors[name] is state[name] for name in quantized.float_tensors)
+
+
+def test_a_kept_model_holds_its_indices_not_a_float_copy(state, shared):
+    # the Autoencoder page keeps up to 24 quantized models: each must cost ~1 byte per weight, not 5
+    quantized = shared(4, "kmeans")
+    fields = vars(quantized).values()
+    held = [a for v in fields for a in (v.values() if isinstance(v, dict) else [v]) if isinstance(a, np.ndarray)]
+    float_bytes = sum(state[name].nbytes for name in TENSOR_NAMES)
+    assert sum(array.nbytes for array in held) < 0.26 * float_bytes
 
 
 @pytest.mark.parametrize("bits", [{"fc1": 3}, 2])
