@@ -19,31 +19,41 @@ def prepare_process() -> None:
     # Two cores serve every session: one BLAS thread per computation measured 5-7x faster under
     # load than two threads contending (a 512x512 SVD: 98 ms against 674 ms).
     threadpool_limits(limits=1, user_api="blas")
-    # Streamlit collects garbage after every script run; over the ~280,000 objects of these
-    # libraries that took ~210 ms of GIL per rerun. Frozen, they are never scanned again (2-15 ms).
+    # A full garbage collection (Python's own now and then; Streamlit's after every run, turned off in
+    # .streamlit/config.toml) scanned the ~280,000 objects of these libraries in ~210 ms of GIL.
+    # Frozen, they are never scanned again.
     gc.collect()
     gc.freeze()
 
 
 prepare_process()
 
-SECTIONS: dict[str, list[st.Page]] = {
-    "Images": [
-        st.Page("pages/shared_colors.py", title="Shared colors", icon=":material/palette:"),
-        st.Page("pages/quantization_error.py", title="Quantization error", icon=":material/local_fire_department:"),
-    ],
-    "Weights": [
-        st.Page("pages/weights.py", title="Weights", icon=":material/grid_on:"),
-        st.Page("pages/autoencoder.py", title="Autoencoder", icon=":material/draw:"),
-    ],
-    "Linear quantization": [
-        st.Page("pages/data_types.py", title="Data types", icon=":material/memory:"),
-        st.Page("pages/mapping.py", title="Scale and affine mapping", icon=":material/straighten:"),
-        st.Page("pages/granularity.py", title="Granularity", icon=":material/view_module:"),
-        st.Page("pages/calibration.py", title="Calibration", icon=":material/tune:"),
-        st.Page("pages/integer_layer.py", title="Integer layer", icon=":material/calculate:"),
-    ],
-}
+SECTIONS_KEY = "app_sections"
+
+
+def sections() -> dict[str, list[st.Page]]:
+    """This session's pages by section, made on its first run and kept in its state: st.Page resolves
+    its file on disk (~10% of the server's time under load when rebuilt every rerun), and st.navigation
+    marks the page it runs on the object itself, so sessions must not share them."""
+    if SECTIONS_KEY not in st.session_state:
+        st.session_state[SECTIONS_KEY] = {
+            "Images": [
+                st.Page("pages/shared_colors.py", title="Shared colors", icon=":material/palette:"),
+                st.Page("pages/quantization_error.py", title="Quantization error", icon=":material/local_fire_department:"),
+            ],
+            "Weights": [
+                st.Page("pages/weights.py", title="Weights", icon=":material/grid_on:"),
+                st.Page("pages/autoencoder.py", title="Autoencoder", icon=":material/draw:"),
+            ],
+            "Linear quantization": [
+                st.Page("pages/data_types.py", title="Data types", icon=":material/memory:"),
+                st.Page("pages/mapping.py", title="Scale and affine mapping", icon=":material/straighten:"),
+                st.Page("pages/granularity.py", title="Granularity", icon=":material/view_module:"),
+                st.Page("pages/calibration.py", title="Calibration", icon=":material/tune:"),
+                st.Page("pages/integer_layer.py", title="Integer layer", icon=":material/calculate:"),
+            ],
+        }
+    return st.session_state[SECTIONS_KEY]
 
 
 def landing() -> None:
@@ -57,11 +67,11 @@ def landing() -> None:
         "After the explorable article *Visualizing Quantization Error* (k-means weight sharing, "
         "from Deep Compression, Han et al. 2015), with every number recomputed correctly."
     )
-    for section, pages in SECTIONS.items():
+    for section, pages in sections().items():
         st.subheader(section)
         for page in pages:
             st.page_link(page, label=page.title, icon=page.icon)
 
 
 home = st.Page(landing, title="Home", icon=":material/home:", default=True)
-st.navigation({"": [home], **SECTIONS}).run()
+st.navigation({"": [home], **sections()}).run()

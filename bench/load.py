@@ -258,25 +258,36 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
-def client_cpu_seconds(server_pid: int) -> float:
-    """CPU seconds used so far by this script and its descendants except the server (chromium and its helpers)."""
+def client_processes(server_pid: int) -> list[int]:
+    """This script and its descendants except the server (chromium and its helpers, playwright's driver)."""
     parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError):  # the process ended while we looked
             continue
-    total = cpu_seconds(os.getpid())
+    found = [os.getpid()]
     for pid in parents:
         ancestor = parents.get(pid)
         while ancestor not in (None, 0, 1, os.getpid()):
             ancestor = parents.get(ancestor)
         if ancestor == os.getpid() and pid != server_pid:
-            try:
-                total += cpu_seconds(pid)
-            except OSError:
-                continue
+            found.append(pid)
+    return found
+
+
+def total_cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds used so far by the processes that still exist among pids."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
     return total
+
+
+def client_cpu_seconds(server_pid: int) -> float:
+    """CPU seconds used so far by this script and its descendants except the server."""
+    return total_cpu_seconds(client_processes(server_pid))
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,10 +1,14 @@
-"""AppTest of app.py: the landing page, and the once-per-process preparation every page relies on."""
+"""AppTest of app.py: the landing page, the once-per-process preparation every page relies on, and the
+pages made once per session."""
 
 from __future__ import annotations
 
 import gc
 import sys
 from pathlib import Path
+
+import pytest
+from streamlit.navigation.page import Page
 
 from streamlit.testing.v1 import AppTest
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -25,3 +29,23 @@ def test_landing_page_links_every_section_and_prepares_the_process_once() -> Non
         app.run()
         assert gc.get_freeze_count() <= frozen  # cached: a second freeze would add the rerun's objects
     gc.unfreeze()
+
+
+def test_each_session_makes_its_pages_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    original = Page.__init__
+
+    def counting(self, page, *args, **kwargs) -> None:
+        made.append(page if isinstance(page, str) else "landing")
+        original(self, page, *args, **kwargs)
+
+    counting.__wrapped__ = original.__wrapped__  # Streamlit's own page objects skip st.Page's wrapper: not counted
+    monkeypatch.setattr(Page, "__init__", counting)
+    first = AppTest.from_file(APP, default_timeout=120).run()
+    assert len(made) == 10 and made.count("landing") == 1
+    made.clear()
+    first.run()
+    assert made == ["landing"]  # the nine file pages are reused; the landing page is a function of this run
+    made.clear()
+    AppTest.from_file(APP, default_timeout=120).run()  # another session makes its own
+    assert len(made) == 10
