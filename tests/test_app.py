@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from streamlit.navigation.page import Page
-
 from streamlit.testing.v1 import AppTest
 from threadpoolctl import threadpool_info, threadpool_limits
 
