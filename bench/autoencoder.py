@@ -12,8 +12,9 @@ import argparse
 import torch
 
 from bench.timing import median_ms
-from core.autoencoder import METHODS, load_state_dict, mse, quantize_model, reconstruct
-from core.mnist import load_split
+from core.measure.reconstruction import mse
+from core.models.autoencoder import METHODS, load_state_dict, quantize_model, reconstruct
+from core.models.mnist import load_split
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 from streamlit.testing.v1 import AppTest  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from core.image_error import pixel_error  # noqa: E402
-from core.images import palette_png, sample_image  # noqa: E402
-from core.kmeans import palette_kmeans  # noqa: E402
+from core.images.io import palette_png, sample_image  # noqa: E402
+from core.images.palette import palette_kmeans  # noqa: E402
+from core.measure.image_error import pixel_error  # noqa: E402
 from pages.image_choice import error_map, shared_colors  # noqa: E402
 
 KS = (2, 8, 32, 128, 256)

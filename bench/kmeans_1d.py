@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.timing import median_ms, timed
-from core.kmeans import kmeans_1d, sum_squared_error
+from core.quantize.kmeans import kmeans_1d, sum_squared_error
 
 REPEATS = 5
 

@@ -19,9 +19,9 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import load_sample_image
 from threadpoolctl import threadpool_limits
 
-from core import palette as palette_module
-from core.image_error import average_error
-from core.kmeans import palette_kmeans
+from core.images import palette as palette_module
+from core.images.palette import palette_kmeans
+from core.measure.image_error import average_error
 
 REPEATS = 5
 

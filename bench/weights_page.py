@@ -20,8 +20,9 @@ import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from bench.timing import median_ms  # noqa: E402
-from core import norms, weight_sharing  # noqa: E402
 from core.distributions import weight_matrix  # noqa: E402
+from core.measure import norms  # noqa: E402
+from core.quantize import weight_sharing
 
 PAGE = str(ROOT / "pages" / "weights.py")
 SIZES = (20, 128, 256, 512)

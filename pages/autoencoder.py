@@ -7,9 +7,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from core import autoencoder
-from core.mnist import N_HELDOUT, SIDE, digit_png, drawing_to_mnist
-from core.sizes import float_bytes
+from core.measure.reconstruction import mse
+from core.measure.sizes import float_bytes
+from core.models import autoencoder
+from core.models.mnist import N_HELDOUT, SIDE, digit_png, drawing_to_mnist
 from pages.shipped_model import mnist_split, state_dict, stop_unless_shipped
 
 FLOAT = "float"
@@ -36,7 +37,7 @@ def exported(bits_per_layer: tuple[tuple[str, int | None], ...], method: str) ->
 def heldout_curves() -> dict[str, np.ndarray]:
     images = mnist_split()[2]
     curves = {method: autoencoder.mse_by_bits(state_dict(), images, method=method) for method in METHOD_LABELS}
-    curves[FLOAT] = np.array([autoencoder.mse(images, autoencoder.reconstruct(state_dict(), images))])
+    curves[FLOAT] = np.array([mse(images, autoencoder.reconstruct(state_dict(), images))])
     return curves
 
 
@@ -142,8 +143,8 @@ else:
     columns = st.columns(4)
     panels = [
         (digit, f"Input: {source}, framed as MNIST (28×28)", None),
-        (float_out, "Float reconstruction", ("Float MSE", autoencoder.mse(flat[0], float_out))),
-        (quantized_out, f"{label} reconstruction", (f"{label} MSE", autoencoder.mse(flat[0], quantized_out))),
+        (float_out, "Float reconstruction", ("Float MSE", mse(flat[0], float_out))),
+        (quantized_out, f"{label} reconstruction", (f"{label} MSE", mse(flat[0], quantized_out))),
         (np.abs(quantized_out - float_out), f"|{label} − float|", None),
     ]
     for column, (image, caption, measured) in zip(columns, panels):
@@ -212,5 +213,5 @@ st.download_button(
 st.caption(
     f"{len(data):,} bytes: per tensor, uint8 indices (one byte each, for easy loading; the packed model above "
     f"takes {megabytes(model.storage_bytes)}) and a float32 codebook. Read it back with "
-    "`core.autoencoder.load_quantized(open(path, 'rb').read())`."
+    "`core.models.autoencoder.load_quantized(open(path, 'rb').read())`."
 )

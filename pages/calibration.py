@@ -6,8 +6,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import autoencoder, calibration
-from core.mnist import N_HELDOUT
+from core.measure.reconstruction import mse
+from core.models import autoencoder
+from core.models.mnist import N_HELDOUT
+from core.quantize import calibration
 from pages.shipped_model import mnist_split, state_dict, stop_unless_shipped
 
 N_CALIBRATION = 500
@@ -71,7 +73,7 @@ def choice_curves(layer: str, bits: int) -> tuple[tuple[np.ndarray, np.ndarray],
 def end_to_end(percentile: float) -> tuple[float, dict[str, list[float]]]:
     """(float MSE, {method: held-out MSE with all activations quantized at each of END_TO_END_BITS})."""
     model, state, _, heldout_images = setup()
-    float_mse = autoencoder.mse(heldout_images, autoencoder.reconstruct(state, heldout_images))
+    float_mse = mse(heldout_images, autoencoder.reconstruct(state, heldout_images))
     errors = calibration.quantized_activation_errors(model, activations("calibration"), heldout_images, END_TO_END_BITS, percentile)
     return float_mse, errors
 

@@ -6,7 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import distributions, linear
+from core import distributions
+from core.quantize import linear
 from pages.shipped_model import layer_weights
 
 BIT_WIDTHS = tuple(range(2, 9))

@@ -15,8 +15,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from core.image_error import pixel_error
-from core.images import (
+from core.images.io import (
     SAMPLE_IMAGES,
     UPLOAD_EXTENSIONS,
     distinct_colors,
@@ -26,8 +25,9 @@ from core.images import (
     png_bytes,
     sample_image,
 )
-from core.kmeans import palette_kmeans
-from core.palette_curve import CURVE_KS, error_curve
+from core.images.palette import palette_kmeans
+from core.images.palette_curve import CURVE_KS, error_curve
+from core.measure.image_error import pixel_error
 
 IMAGE_KEY = "chosen_image"  # ChosenImage: the image both image pages show
 UPLOADED_KEY = "uploaded_image"  # (file_id, ChosenImage) of the last good upload, kept when the uploader is empty

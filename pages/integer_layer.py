@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import autoencoder, mnist, qlinear
+from core.measure.reconstruction import mse
+from core.models import autoencoder, mnist
+from core.quantize import qlinear
 from pages.shipped_model import mnist_split, state_dict, stop_unless_shipped
 
 N_CALIBRATION = 500
@@ -34,7 +36,7 @@ def heldout_mse(per_channel: bool) -> tuple[float, float]:
     """(W8A8 MSE, float MSE) of the reconstructions of all held-out digits."""
     state, _, _, heldout_images = setup()
     integer = qlinear.reconstruct_w8a8(integer_layers(per_channel), heldout_images)
-    return autoencoder.mse(heldout_images, integer), autoencoder.mse(heldout_images, autoencoder.reconstruct(state, heldout_images))
+    return mse(heldout_images, integer), mse(heldout_images, autoencoder.reconstruct(state, heldout_images))
 
 
 st.title("Integer layer")
@@ -128,8 +130,8 @@ integer = qlinear.reconstruct_w8a8(layers, digit)
 floating = autoencoder.reconstruct(state, digit)
 left, middle, right = st.columns(3)
 left.image(mnist.digit_png(digit[0], IMAGE_PIXELS), caption="held-out digit")
-middle.image(mnist.digit_png(floating[0], IMAGE_PIXELS), caption=f"float32: MSE {autoencoder.mse(digit, floating):.4f}")
-right.image(mnist.digit_png(integer[0], IMAGE_PIXELS), caption=f"W8A8 integers: MSE {autoencoder.mse(digit, integer):.4f}")
+middle.image(mnist.digit_png(floating[0], IMAGE_PIXELS), caption=f"float32: MSE {mse(digit, floating):.4f}")
+right.image(mnist.digit_png(integer[0], IMAGE_PIXELS), caption=f"W8A8 integers: MSE {mse(digit, integer):.4f}")
 integer_mse, float_mse = heldout_mse(per_channel)
 a, b = st.columns(2)
 a.metric("Held-out MSE, float32", f"{float_mse:.5f}")

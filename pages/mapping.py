@@ -6,7 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import calibration, distributions, linear
+from core import distributions
+from core.quantize import calibration, linear
 
 WORKED_EXAMPLE = "-2.3, -1.1, 0.0, 1.5, 2.8, 4.0"
 MAX_VALUES = 50

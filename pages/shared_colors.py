@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image, ImageDraw
 
-from core.sizes import float_bytes, index_bits, shared_bytes
+from core.measure.sizes import float_bytes, index_bits, shared_bytes
 from pages.image_choice import (
     ChosenImage,
     SharedColors,

@@ -5,20 +5,20 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.mnist import load_split
+from core.models.mnist import load_split
 
 
 @st.cache_resource(show_spinner="Loading the autoencoder's weights…")
 def state_dict() -> dict[str, np.ndarray]:
     """Every tensor of the shipped model, {"fc1.weight": (1000, 784), …} float32, or {} until the model file exists."""
-    from core import autoencoder  # imports torch: only when a page asks for the model
+    from core.models import autoencoder  # imports torch: only when a page asks for the model
 
     return autoencoder.load_state_dict() if autoencoder.MODEL_PATH.exists() else {}
 
 
 def layer_weights() -> dict[str, np.ndarray]:
     """{"fc1": (1000, 784), …} float32 from the shipped model (read once, by state_dict), or {} without it."""
-    from core.autoencoder import weights_of
+    from core.models.autoencoder import weights_of
 
     state = state_dict()
     return weights_of(state) if state else {}
@@ -26,7 +26,7 @@ def layer_weights() -> dict[str, np.ndarray]:
 
 @st.cache_resource(show_spinner="Loading the MNIST digits…")
 def mnist_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """core.mnist.load_split(): (train images (4500, 784), train labels, held-out images (500, 784), held-out labels)."""
+    """core.models.mnist.load_split(): (train images (4500, 784), train labels, held-out images (500, 784), held-out labels)."""
     return load_split()
 
 

@@ -6,8 +6,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import distributions, norms, weight_sharing
-from core.divergence import DEFAULT_BINS, shared_histograms
+from core import distributions
+from core.measure import norms
+from core.measure.divergence import DEFAULT_BINS, shared_histograms
+from core.quantize import weight_sharing
 from pages.shipped_model import layer_weights
 
 DISTRIBUTION_LABELS = {

@@ -18,11 +18,11 @@ from typing import Callable
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
-from core.images import MAX_SOURCE_PIXELS
+from core.images.io import MAX_SOURCE_PIXELS
 from pages.image_choice import IMAGE_KEY, OWN_IMAGE, SOURCE_KEY, escape_markdown
 
 # A page script draws a title; other modules in pages/ (image_choice.py) are helpers the pages share.

@@ -10,7 +10,7 @@ from core.distributions import (
     singular_matrix,
     weight_matrix,
 )
-from core.norms import condition_number
+from core.measure.norms import condition_number
 
 
 def bimodal_cdf(x):

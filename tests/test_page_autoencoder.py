@@ -7,8 +7,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import autoencoder
-from core.mnist import load_split
+from core.measure.reconstruction import mse
+from core.models import autoencoder
+from core.models.mnist import load_split
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "autoencoder.py")
 
@@ -45,8 +46,8 @@ def test_a_heldout_digit_is_reconstructed_and_measured(app):
     captions = [image.proto.imgs[0].caption for image in app.get("image")]
     assert captions[0].startswith(f"Input: held-out digit #{index}")
     state = autoencoder.load_state_dict()
-    float_mse = autoencoder.mse(digit, autoencoder.reconstruct(state, digit))
-    four_bit_mse = autoencoder.mse(digit, autoencoder.reconstruct(autoencoder.quantize_model(state, 4).state_dict, digit))
+    float_mse = mse(digit, autoencoder.reconstruct(state, digit))
+    four_bit_mse = mse(digit, autoencoder.reconstruct(autoencoder.quantize_model(state, 4).state_dict, digit))
     assert shown["Float MSE"] == f"{float_mse:.4f}"
     assert shown["4 bits MSE"] == f"{four_bit_mse:.4f}"
     assert "held-out MSE is" in markdown(app)

@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core.images import image_digest, sample_image
-from core.kmeans import palette_kmeans
+from core.images.io import image_digest, sample_image
+from core.images.palette import palette_kmeans
 from pages.image_choice import IMAGE_KEY, UPLOADED_KEY, ChosenImage
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "quantization_error.py")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from image_files import png_header_only
 from streamlit.testing.v1 import AppTest
 
-from core.images import palette_png, png_bytes, sample_image
-from core.kmeans import palette_kmeans
-from test_images import png_header_only
+from core.images.io import palette_png, png_bytes, sample_image
+from core.images.palette import palette_kmeans
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "shared_colors.py")
 CHINA = sample_image("china.jpg")

@@ -5,8 +5,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import autoencoder, distributions
-from core.weight_sharing import quantize_weights, random_inputs
+from core import distributions
+from core.models import autoencoder
+from core.quantize.weight_sharing import quantize_weights, random_inputs
 
 PAGE = "../pages/weights.py"
 SHOWN = 5e-3  # metrics show 3 significant digits

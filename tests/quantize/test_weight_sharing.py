@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from core.distributions import weight_matrix
-from core.divergence import histogram_kl
-from core.norms import condition_number
-from core.weight_sharing import (
+from core.measure.divergence import histogram_kl
+from core.measure.norms import condition_number
+from core.quantize.weight_sharing import (
     METHODS,
     error_bound,
     quantize_weights,

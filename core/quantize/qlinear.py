@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.checks import finite_array
-from core.linear import choose_qparams, dequantize, quantize
+from core.quantize.linear import choose_qparams, dequantize, quantize
 
 BITS = 8
 _INT32_MAX = 2**31 - 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from core.checks import integer_in_range, rgb_image
-from core.image_error import average_error
-from core.kmeans import palette_kmeans
+from core.images.palette import palette_kmeans
+from core.measure.image_error import average_error
 
 # Roughly even steps on a log axis from 1 to 256 shared colors.
 CURVE_KS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256)

@@ -4,9 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from core.divergence import PSEUDO_COUNT, histogram_kl, shared_histograms
-from core.kmeans import kmeans_1d
-from core.linear import fake_quantize
+from core.measure.divergence import PSEUDO_COUNT, histogram_kl, shared_histograms
+from core.quantize.kmeans import kmeans_1d
+from core.quantize.linear import fake_quantize
 
 
 def test_hand_worked_example():

@@ -1,4 +1,4 @@
-"""core.autoencoder: the shipped model, weight sharing of the whole model, export and import."""
+"""core.models.autoencoder: the shipped model, weight sharing of the whole model, export and import."""
 
 import functools
 import math
@@ -10,7 +10,8 @@ import torch
 from safetensors.numpy import load as read_safetensors
 from safetensors.numpy import save as write_safetensors
 
-from core.autoencoder import (
+from core.measure.reconstruction import mse
+from core.models.autoencoder import (
     LAYER_NAMES,
     N_PARAMETERS,
     TENSOR_NAMES,
@@ -23,13 +24,12 @@ from core.autoencoder import (
     load_quantized,
     load_state_dict,
     model_card,
-    mse,
     mse_by_bits,
     quantize_model,
     reconstruct,
 )
-from core.linear import fake_quantize
-from core.mnist import load_split
+from core.models.mnist import load_split
+from core.quantize.linear import fake_quantize
 
 FLOAT32_BYTES = 4 * 2_148_832
 
@@ -257,12 +257,6 @@ def test_bad_state_dicts_and_images_raise_value_errors(state, heldout):
         reconstruct(state, heldout[:2, :100])
     with pytest.raises(ValueError, match="finite"):
         reconstruct(state, np.full((1, 784), np.nan))
-
-
-def test_mse_is_the_mean_squared_pixel_error():
-    assert mse(np.zeros((2, 784)), np.full((2, 784), 0.5)) == pytest.approx(0.25)
-    with pytest.raises(ValueError, match="reconstructions must have the shape of images"):
-        mse(np.zeros((2, 784)), np.zeros(784))
 
 
 def test_torch_state_dicts_are_accepted(state, shared, heldout):

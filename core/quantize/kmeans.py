@@ -14,9 +14,8 @@ import numpy as np
 
 from core.checks import finite_array, integer_in_range
 from core.content_cache import ContentCache
-from core.palette import palette_kmeans  # noqa: F401  (public name core.kmeans.palette_kmeans)
 
-__all__ = ["kmeans_1d", "palette_kmeans", "sum_squared_error", "METHODS"]
+__all__ = ["kmeans_1d", "sum_squared_error", "METHODS"]
 
 METHODS = ("fast", "exact")
 MAX_K = 65_536

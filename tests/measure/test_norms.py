@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from core.norms import condition_number, operator_norm, output_error, relative_error
+from core.measure.norms import condition_number, operator_norm, output_error, relative_error
 
 P_VALUES = [1, 2, np.inf, "fro"]
 matrices = st.integers(1, 6).flatmap(

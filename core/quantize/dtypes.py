@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.linear import quantize
+from core.quantize.linear import quantize
 
 INT8_BITS = 8
 
@@ -122,7 +122,7 @@ def encode(value: float, format_name: str) -> Encoding:
 
 
 def int8_encode(value: float, scale: float) -> Encoding:
-    """`value` as a symmetric INT8 code q = clamp(round(value / scale), -127, 127) (as core.linear computes it); stored q * scale.
+    """`value` as a symmetric INT8 code q = clamp(round(value / scale), -127, 127) (as core.quantize.linear computes it); stored q * scale.
 
     Fields: sign is the sign bit of the two's-complement byte, mantissa the code q, exponent 0.
     """

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core.image_error import average_error, pixel_error
+from core.measure.image_error import average_error, pixel_error
 
 
 def test_pixel_error_worked_by_hand_without_uint8_overflow():

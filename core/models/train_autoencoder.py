@@ -1,6 +1,6 @@
-"""Reproducible training of the shipped autoencoder: `python -m core.train_autoencoder`.
+"""Reproducible training of the shipped autoencoder: `python -m core.models.train_autoencoder`.
 
-Adam 1e-3, batch 64, MSE, on the 4,500 training digits of `core.mnist.load_split()` with light
+Adam 1e-3, batch 64, MSE, on the 4,500 training digits of `core.models.mnist.load_split()` with light
 augmentation (rotation ±12°, shift ±2 px, scale ±10%, 3x3 stroke thickening on 40% of digits)
 so that hand-drawn, off-centre and thick digits reconstruct well. Prints a progress bar and the
 held-out MSE after each epoch; writes models/autoencoder.safetensors and its JSON model card after every
@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from core.autoencoder import MODEL_PATH, N_PARAMETERS, build_autoencoder
-from core.mnist import N_HELDOUT, SIDE, SPLIT_SEED, load_split
+from core.models.autoencoder import MODEL_PATH, N_PARAMETERS, build_autoencoder
+from core.models.mnist import N_HELDOUT, SIDE, SPLIT_SEED, load_split
 
 MAX_DEGREES = 12.0
 MAX_SHIFT_PIXELS = 2.0
@@ -128,7 +128,7 @@ def save(model: torch.nn.Module, history: list[float], path: Path, seed: int, se
         "heldout_mse": round(history[-1], 6),
         "heldout_mse_per_epoch": [round(value, 6) for value in history],
         "date": datetime.date.today().isoformat(),
-        "command": f"python -m core.train_autoencoder --epochs {epochs} --seed {seed}",
+        "command": f"python -m core.models.train_autoencoder --epochs {epochs} --seed {seed}",
     }
     path.with_suffix(".json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
 

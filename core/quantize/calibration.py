@@ -26,7 +26,8 @@ import numpy as np
 
 from core.checks import bits as check_bits
 from core.checks import finite_array, integer_in_range
-from core.linear import dequantize, quant_range, quantize
+from core.measure.reconstruction import mse
+from core.quantize.linear import dequantize, quant_range, quantize
 
 if TYPE_CHECKING:
     import torch
@@ -174,8 +175,6 @@ def quantized_activation_errors(
     """{method: per-pixel MSE of the model's reconstructions of images (n, 784) against them, with every
     layer's input clip-quantized at the thresholds `method` picks on the calibration activations {layer: array},
     one entry per bit width}."""
-    from core.autoencoder import mse  # imports torch, which the model needs anyway
-
     return {
         method: [
             mse(images, reconstruct_with_quantized_activations(model, images, layer_thresholds(calibration, method, bits, percentile), bits))

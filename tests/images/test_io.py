@@ -1,17 +1,16 @@
-"""core/images.py against Pillow's own conversions, numpy rotations and hand-worked pixels."""
+"""core/images/io.py against Pillow's own conversions, numpy rotations and hand-worked pixels."""
 
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
+from image_files import png_file, png_header_only
 from PIL import Image
 from sklearn.datasets import load_sample_image
 
-from core.images import (
+from core.images.io import (
     MAX_SOURCE_PIXELS,
     distinct_colors,
     image_digest,
@@ -30,21 +29,6 @@ def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
 
 def noise(height: int = 30, width: int = 40, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-
-
-def png_file(width: int, height: int, bit_depth: int, rows: bytes) -> bytes:
-    """A hand-built RGB PNG: its header says width x height at bit_depth; rows are the raw scanlines."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, bit_depth, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that declares width x height pixels but carries almost no data: a bomb's shape."""
-    return png_file(width, height, 8, b"\0" * 64)
 
 
 @pytest.mark.parametrize(("fmt", "options"), [("PNG", {}), ("BMP", {}), ("TIFF", {}), ("WEBP", {"lossless": True})])

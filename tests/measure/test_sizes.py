@@ -1,6 +1,6 @@
 import pytest
 
-from core.sizes import float_bytes, index_bits, linear_bits, linear_bytes, shared_bytes
+from core.measure.sizes import float_bytes, index_bits, linear_bits, linear_bytes, shared_bytes
 
 
 @pytest.mark.parametrize("k, bits", [(1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (8, 3), (9, 4), (255, 8), (256, 8), (257, 9)])

@@ -1,4 +1,4 @@
-"""core/palette.py: k-means palettes checked against scikit-learn, brute force and hand-worked cases."""
+"""core/images/palette.py: k-means palettes checked against scikit-learn, brute force and hand-worked cases."""
 
 import numpy as np
 import pytest
@@ -8,8 +8,8 @@ from PIL import Image
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_sample_image
 
-from core import palette as palette_module
-from core.palette import palette_kmeans
+from core.images import palette as palette_module
+from core.images.palette import palette_kmeans
 
 
 def average_error(image: np.ndarray, palette: np.ndarray, labels: np.ndarray) -> float:

@@ -29,8 +29,8 @@ import numpy as np
 
 from core.checks import bits as check_bits
 from core.checks import finite_array
-from core.norms import relative_error
-from core.sizes import linear_bits
+from core.measure.norms import relative_error
+from core.measure.sizes import linear_bits
 
 _SMALLEST_SCALE = np.finfo(np.float32).tiny
 SCALE_BITS = 32

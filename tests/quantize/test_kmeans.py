@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from core.kmeans import _build_histogram, kmeans_1d, sum_squared_error
+from core.quantize.kmeans import _build_histogram, kmeans_1d, sum_squared_error
 
 
 def brute_force_sse(values: np.ndarray, k: int) -> float:

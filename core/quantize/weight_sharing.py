@@ -3,7 +3,7 @@
 Methods:
 - "kmeans": 2^bits shared values from 1-D k-means (exact up to EXACT_LIMIT weights, fast above);
   stored as bits-wide indices plus a float32 codebook.
-- "minmax": per-tensor affine linear quantization over [min, max] (core.linear, symmetric=False).
+- "minmax": per-tensor affine linear quantization over [min, max] (core.quantize.linear, symmetric=False).
 - "absmax": per-tensor symmetric linear quantization over [-max|w|, max|w|] (symmetric=True).
   Both linear methods store bits-wide codes plus one float32 scale (and a bits-wide zero point).
 """
@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import norms
 from core.checks import bits as check_bits
 from core.checks import finite_array, integer_in_range
-from core.divergence import histogram_kl
-from core.kmeans import kmeans_1d
-from core.linear import fake_quantize
-from core.sizes import float_bytes, linear_bytes, shared_bytes
+from core.measure import norms
+from core.measure.divergence import histogram_kl
+from core.measure.sizes import float_bytes, linear_bytes, shared_bytes
+from core.quantize.kmeans import kmeans_1d
+from core.quantize.linear import fake_quantize
 
 METHODS = ("kmeans", "minmax", "absmax")
 # The exact method's dynamic program takes ~100 ms for 8 bits at 400 weights, 0.8 s at 10,000; the
@@ -47,7 +47,7 @@ class WeightReport:
     output_error_max: float
     """Max of the same ratio over the inputs."""
     kl_bits: float
-    """KL divergence in bits between the histograms of W and Q (core.divergence)."""
+    """KL divergence in bits between the histograms of W and Q (core.measure.divergence)."""
     float_bytes: int
     """Bytes of W as float32."""
     quantized_bytes: int

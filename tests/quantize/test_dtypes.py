@@ -1,4 +1,4 @@
-"""core/dtypes.py against torch's dtypes: stored values, bit patterns and format limits."""
+"""core/quantize/dtypes.py against torch's dtypes: stored values, bit patterns and format limits."""
 
 import math
 
@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.dtypes import FORMATS, encode, int8_encode
+from core.quantize.dtypes import FORMATS, encode, int8_encode
 
 # torch warns that its quantized tensors are deprecated; they are still the reference here.
 pytestmark = pytest.mark.filterwarnings("ignore:.*quantized tensor creation functions.*:UserWarning")

@@ -1,4 +1,4 @@
-"""core/linear.py against torch's quantized tensors, a per-block loop, and hand-worked examples."""
+"""core/quantize/linear.py against torch's quantized tensors, a per-block loop, and hand-worked examples."""
 
 import itertools
 
@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from core.linear import (
-    block_count,
+from core.quantize.linear import (
     bits_per_value,
+    block_count,
     choose_qparams,
     dequantize,
     fake_quantize,

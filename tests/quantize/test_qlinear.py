@@ -1,4 +1,4 @@
-"""core/qlinear.py against torch.ao.nn.quantized.Linear on random layers and on the autoencoder's layers.
+"""core/quantize/qlinear.py against torch.ao.nn.quantized.Linear on random layers and on the autoencoder's layers.
 
 QNNPACK rounds the bias to int32 at scale s_x * s_w and accumulates in int32, as core/qlinear does: the
 codes are equal. FBGEMM (the x86 engine) keeps the bias in float and adds it after scaling the accumulator,
@@ -12,8 +12,9 @@ import pytest
 import torch
 import torch.ao.nn.quantized as nnq
 
-from core import autoencoder, mnist
-from core.qlinear import (
+from core.measure.reconstruction import mse
+from core.models import autoencoder, mnist
+from core.quantize.qlinear import (
     accumulate,
     dequantize_output,
     forward,
@@ -139,8 +140,8 @@ def test_w8a8_autoencoder_reconstructs_almost_like_float(per_channel, shipped):
     assert [c.dtype for c in codes] == [np.uint8] * 6 and codes[-1].shape == heldout.shape
     reconstruction = reconstruct_w8a8(layers, heldout)
     np.testing.assert_allclose(reconstruction, 1 / (1 + np.exp(-dequantize_output(layers[-1], codes[-1]))), rtol=1e-6)
-    float_mse = autoencoder.mse(heldout, autoencoder.reconstruct(state, heldout))
-    assert abs(autoencoder.mse(heldout, reconstruction) - float_mse) < 0.05 * float_mse
+    float_mse = mse(heldout, autoencoder.reconstruct(state, heldout))
+    assert abs(mse(heldout, reconstruction) - float_mse) < 0.05 * float_mse
 
 
 def test_bias_is_stored_at_the_accumulator_scale():
