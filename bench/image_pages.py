@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from core.images.io import palette_png, sample_image  # noqa: E402
 from core.images.palette import palette_kmeans  # noqa: E402
 from core.measure.image_error import pixel_error  # noqa: E402
-from pages.image_choice import error_map, shared_colors  # noqa: E402
+from ui.image_choice import error_map, shared_colors  # noqa: E402
 
 KS = (2, 8, 32, 128, 256)
 PAGES = {"Shared colors": ("shared_colors.py", "shared_colors_k"), "Quantization error": ("quantization_error.py", "quantization_error_k")}

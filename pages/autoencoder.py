@@ -11,7 +11,7 @@ from core.measure.reconstruction import mse
 from core.measure.sizes import float_bytes
 from core.models import autoencoder
 from core.models.mnist import N_HELDOUT, SIDE, digit_png, drawing_to_mnist
-from pages.shipped_model import mnist_split, state_dict, stop_unless_shipped
+from ui.shipped_model import mnist_split, state_dict, stop_unless_shipped
 
 FLOAT = "float"
 BIT_OPTIONS = [1, 2, 3, 4, 5, 6, 7, 8, FLOAT]

@@ -10,7 +10,7 @@ from core.measure.reconstruction import mse
 from core.models import autoencoder
 from core.models.mnist import N_HELDOUT
 from core.quantize import calibration
-from pages.shipped_model import mnist_split, state_dict, stop_unless_shipped
+from ui.shipped_model import mnist_split, state_dict, stop_unless_shipped
 
 N_CALIBRATION = 500
 END_TO_END_BITS = (8, 4)

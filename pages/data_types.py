@@ -8,7 +8,7 @@ from decimal import Decimal
 import streamlit as st
 
 from core.quantize import dtypes
-from pages.shipped_model import layer_weights
+from ui.shipped_model import layer_weights
 
 SIGN, EXPONENT, MANTISSA = "#d62728", "#2ca02c", "#1f77b4"
 MAX_EXACT_DIGITS = 30

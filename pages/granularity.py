@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import distributions
 from core.quantize import linear
-from pages.shipped_model import layer_weights
+from ui.shipped_model import layer_weights
 
 BIT_WIDTHS = tuple(range(2, 9))
 SYNTHETIC = "synthetic"

@@ -8,7 +8,7 @@ import streamlit as st
 from core.measure.reconstruction import mse
 from core.models import autoencoder, mnist
 from core.quantize import qlinear
-from pages.shipped_model import mnist_split, state_dict, stop_unless_shipped
+from ui.shipped_model import mnist_split, state_dict, stop_unless_shipped
 
 N_CALIBRATION = 500
 SHOWN_OUTPUTS = 8

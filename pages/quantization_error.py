@@ -7,7 +7,7 @@ import base64
 import numpy as np
 import streamlit as st
 
-from pages.image_choice import ErrorMap, choose_image, error_by_k, error_map, shown_original_png
+from ui.image_choice import ErrorMap, choose_image, error_by_k, error_map, shown_original_png
 
 MAX_ERROR = 765  # 3 channels × 255
 WHITE_TO_DEEP_RED = [[0.0, "#ffffff"], [0.25, "#fcae91"], [0.5, "#fb6a4a"], [0.75, "#cb181d"], [1.0, "#67000d"]]

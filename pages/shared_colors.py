@@ -7,7 +7,7 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 from core.measure.sizes import float_bytes, index_bits, shared_bytes
-from pages.image_choice import (
+from ui.image_choice import (
     ChosenImage,
     SharedColors,
     choose_image,

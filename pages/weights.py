@@ -10,7 +10,7 @@ from core import distributions
 from core.measure import norms
 from core.measure.divergence import DEFAULT_BINS, shared_histograms
 from core.quantize import weight_sharing
-from pages.shipped_model import layer_weights
+from ui.shipped_model import layer_weights
 
 DISTRIBUTION_LABELS = {
     "normal": "Normal N(0, 1)",

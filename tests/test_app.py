@@ -48,3 +48,11 @@ def test_each_session_makes_its_pages_once(monkeypatch: pytest.MonkeyPatch) -> N
     made.clear()
     AppTest.from_file(APP, default_timeout=120).run()  # another session makes its own
     assert len(made) == 10
+
+
+def test_every_module_in_pages_is_a_page_in_the_navigation() -> None:
+    # Streamlit serves any module in pages/ at a URL of its own: a helper there became a blank page.
+    from conftest import ROOT, registered_pages
+
+    on_disk = {f"pages/{path.name}" for path in (ROOT / "pages").glob("*.py")}
+    assert on_disk == set(registered_pages().values())

@@ -23,9 +23,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.images.io import MAX_SOURCE_PIXELS
-from pages.image_choice import IMAGE_KEY, OWN_IMAGE, SOURCE_KEY, escape_markdown
+from ui.image_choice import IMAGE_KEY, OWN_IMAGE, SOURCE_KEY, escape_markdown
 
-# A page script draws a title; other modules in pages/ (image_choice.py) are helpers the pages share.
+# Every module in pages/ is a page (the code pages share lives in ui/); each draws a title.
 PAGE_SCRIPTS = sorted(path for path in (ROOT / "pages").glob("*.py") if "st.title(" in path.read_text())
 IMAGE_PAGES = [path for path in PAGE_SCRIPTS if "choose_image(" in path.read_text()]
 JUNK_TEXT = ["", "   ", "abc", "nan", "-inf", "1e400", "1,,2", "0x1F", "½", "9" * 5000]

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.images.io import image_digest, sample_image
 from core.images.palette import palette_kmeans
-from pages.image_choice import IMAGE_KEY, UPLOADED_KEY, ChosenImage
+from ui.image_choice import IMAGE_KEY, UPLOADED_KEY, ChosenImage
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "quantization_error.py")
 CHINA = sample_image("china.jpg")
@@ -113,7 +113,7 @@ def test_errors_above_255_are_sent_exactly() -> None:
 
 
 def test_moves_recompute_nothing_already_seen(record_calls) -> None:
-    import pages.image_choice as image_choice
+    import ui.image_choice as image_choice
 
     image_choice.shared_colors.clear()  # so the new k below is new whatever ran before
     image_choice.error_map.clear()

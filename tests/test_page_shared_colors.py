@@ -152,7 +152,7 @@ def test_oversized_upload_is_downscaled_with_a_notice() -> None:
 
 
 def test_moves_recompute_nothing_already_seen(record_calls) -> None:
-    import pages.image_choice as image_choice
+    import ui.image_choice as image_choice
 
     image_choice.shared_colors.clear()  # so the new k below is new whatever ran before
     app = open_page()
@@ -167,7 +167,7 @@ def test_moves_recompute_nothing_already_seen(record_calls) -> None:
 
 
 def test_uploaded_file_names_are_shown_as_typed_not_as_markdown():
-    from pages.image_choice import escape_markdown
+    from ui.image_choice import escape_markdown
 
     assert escape_markdown("[x](https://evil.example/a).png") == r"\[x\]\(https\://evil.example/a\).png"
     assert escape_markdown("my_photo*1.png") == r"my\_photo\*1.png"

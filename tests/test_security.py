@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_FILES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "core").rglob("*.py"))]
+APP_FILES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py")), *sorted((ROOT / "core").rglob("*.py"))]
 # Calls through which input could run code or reach a shell (model.eval() is torch's, an attribute).
 FORBIDDEN_BUILTINS = {"eval", "exec", "__import__"}
 FORBIDDEN_METHODS = {"system", "popen", "Popen", "check_output", "check_call", "spawnv", "execv"}
