@@ -5,6 +5,8 @@ import gc
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
+from ui import story
+
 
 @st.cache_resource(show_spinner=False)
 def prepare_process() -> None:
@@ -37,21 +39,8 @@ def sections() -> dict[str, list[st.Page]]:
     marks the page it runs on the object itself, so sessions must not share them."""
     if SECTIONS_KEY not in st.session_state:
         st.session_state[SECTIONS_KEY] = {
-            "Images": [
-                st.Page("pages/shared_colors.py", title="Shared colors", icon=":material/palette:"),
-                st.Page("pages/quantization_error.py", title="Quantization error", icon=":material/local_fire_department:"),
-            ],
-            "Weights": [
-                st.Page("pages/weights.py", title="Weights", icon=":material/grid_on:"),
-                st.Page("pages/autoencoder.py", title="Autoencoder", icon=":material/draw:"),
-            ],
-            "Linear quantization": [
-                st.Page("pages/data_types.py", title="Data types", icon=":material/memory:"),
-                st.Page("pages/mapping.py", title="Scale and affine mapping", icon=":material/straighten:"),
-                st.Page("pages/granularity.py", title="Granularity", icon=":material/view_module:"),
-                st.Page("pages/calibration.py", title="Calibration", icon=":material/tune:"),
-                st.Page("pages/integer_layer.py", title="Integer layer", icon=":material/calculate:"),
-            ],
+            section: [st.Page(chapter.path, title=chapter.title, icon=chapter.icon) for chapter in chapters]
+            for section, chapters in story.sections().items()
         }
     return st.session_state[SECTIONS_KEY]
 

@@ -11,6 +11,7 @@ from core.measure.reconstruction import mse
 from core.measure.sizes import float_bytes
 from core.models import autoencoder
 from core.models.mnist import N_HELDOUT, SIDE, digit_png, drawing_to_mnist
+from ui.charts import plotly_chart
 from ui.shipped_model import mnist_split, state_dict, stop_unless_shipped
 
 FLOAT = "float"
@@ -175,7 +176,7 @@ figure.update_layout(
     height=380,
     margin=dict(t=30, b=40),
 )
-st.plotly_chart(figure, width="stretch")
+plotly_chart(figure)
 float_mse = float(curves[FLOAT][0])
 close_enough = [
     f"{bits_label(widths[0])} with {label}"

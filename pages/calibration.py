@@ -10,6 +10,7 @@ from core.measure.reconstruction import mse
 from core.models import autoencoder
 from core.models.mnist import N_HELDOUT
 from core.quantize import calibration
+from ui.charts import plotly_chart
 from ui.shipped_model import mnist_split, state_dict, stop_unless_shipped
 
 N_CALIBRATION = 500
@@ -115,7 +116,7 @@ histogram.update_layout(
     height=380, yaxis_type="log", xaxis_title=f"activation entering {layer}", yaxis_title="count (log)",
     margin=dict(l=10, r=10, t=30, b=10), bargap=0, xaxis_range=[edges[0] - (edges[1] - edges[0]) * 3, edges[-1] * 1.03],
 )
-st.plotly_chart(histogram)
+plotly_chart(histogram)
 st.caption(f"{counts.sum():,} activations from {N_CALIBRATION} digits; {zeros:.0%} of them are exactly 0 (ReLU), which every threshold stores exactly.")
 
 scores = heldout_scores(layer, bits, float(percentile))
@@ -140,11 +141,11 @@ with st.expander("How entropy and MSE choose"):
     left, right = st.columns(2)
     figure = go.Figure(go.Scatter(x=kl_t, y=kl, mode="lines", line=dict(color=METHOD_COLORS["entropy"])))
     figure.update_layout(height=300, title="KL(P ‖ Q) per cut point", xaxis_title="t", yaxis_type="log", margin=dict(l=10, r=10, t=40, b=10))
-    left.plotly_chart(figure)
+    plotly_chart(figure, where=left)
     figure = go.Figure([go.Scatter(x=mse_t, y=rounding, name="rounding"), go.Scatter(x=mse_t, y=clipping, name="clipping"),
                         go.Scatter(x=mse_t, y=rounding + clipping, name="total", line=dict(color=METHOD_COLORS["mse"]))])
     figure.update_layout(height=300, title="Quantization MSE per threshold", xaxis_title="t", yaxis_type="log", margin=dict(l=10, r=10, t=40, b=10))
-    right.plotly_chart(figure)
+    plotly_chart(figure, where=right)
     st.caption(
         f"Entropy: a {calibration.HISTOGRAM_BINS}-bin histogram of the activations; for each cut from bin "
         f"{calibration.FIRST_CUT_BIN} up, the clipped tail is "

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import distributions
 from core.quantize import linear
+from ui.charts import plotly_chart
 from ui.shipped_model import layer_weights
 
 BIT_WIDTHS = tuple(range(2, 9))
@@ -63,7 +64,7 @@ figure.update_layout(
     height=460, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="bits per weight, scales and zero points included",
     yaxis_title="relative error ‖W − Q‖_F / ‖W‖_F (log)", yaxis_type="log",
 )
-st.plotly_chart(figure)
+plotly_chart(figure)
 st.caption(
     "Each point is one bit width (2…8, printed on it). Scales are stored as 32-bit floats; the asymmetric "
     "mapping adds a b-bit zero point per block. Groups run along a row (the input dimension); when the "

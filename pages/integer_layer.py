@@ -69,7 +69,7 @@ st.subheader("2. Weights: int8, symmetric")
 rows, cols = SHOWN_WEIGHTS
 scales = fc1.weight_scale[:, 0]
 st.write(
-    f"W_q = clamp(round(W / s_w), −127, 127), "
+    "W_q = clamp(round(W / s_w), −127, 127), "
     + (f"one s_w per row, from {scales.min():.3g} to {scales.max():.3g}." if per_channel else f"one s_w = {scales[0]:.3g} for all.")
 )
 left, right = st.columns(2)

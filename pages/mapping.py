@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import distributions
 from core.quantize import calibration, linear
+from ui.charts import plotly_chart
 
 WORKED_EXAMPLE = "-2.3, -1.1, 0.0, 1.5, 2.8, 4.0"
 MAX_VALUES = 50
@@ -71,7 +72,7 @@ def mapping_column(column, values: np.ndarray, bits: int, symmetric: bool) -> No
         column.markdown(f"s = max|x| / {qmax} = {s:.6g} · codes {qmin}…{qmax} · q = round(x / s)")
     else:
         column.markdown(f"s = (max − min) / {qmax} = {s:.6g} · z = round(−min / s) = {z} · codes {qmin}…{qmax} · q = round(x / s) + z")
-    column.plotly_chart(number_line(values, restored, codes, s, z, bits, symmetric), key=f"line_{symmetric}")
+    plotly_chart(number_line(values, restored, codes, s, z, bits, symmetric), key=f"line_{symmetric}", where=column)
     column.dataframe(
         {"x": values, "code q": codes, "dequantized": restored.astype(np.float64), "error": restored.astype(np.float64) - values},
         hide_index=True,
@@ -140,7 +141,7 @@ figure.add_trace(go.Scatter(x=thresholds, y=clipping_curve_values, name="clippin
 figure.add_trace(go.Scatter(x=thresholds, y=rounding_curve + clipping_curve_values, name="total", line=dict(dash="dot", color="black")))
 figure.add_vline(x=t, line_color="crimson", annotation_text=f"t = {t:.3g}")
 figure.update_layout(height=360, xaxis_title="clip threshold t", yaxis_title="mean squared error", yaxis_type="log", margin=dict(l=10, r=10, t=30, b=10))
-st.plotly_chart(figure)
+plotly_chart(figure)
 
 a, b, c, d = st.columns(4)
 a.metric("Rounding MSE", f"{rounding:.3g}")

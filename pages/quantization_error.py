@@ -7,6 +7,7 @@ import base64
 import numpy as np
 import streamlit as st
 
+from ui.charts import plotly_chart
 from ui.image_choice import ErrorMap, choose_image, error_by_k, error_map, shown_original_png
 
 MAX_ERROR = 765  # 3 channels × 255
@@ -106,7 +107,7 @@ view = error_map(chosen, k)
 
 image_col, heatmap_col = st.columns(2)
 image_col.image(view.png, caption=f"{view.colors} shared colors", width="stretch", output_format="PNG")
-heatmap_col.plotly_chart(error_heatmap(view, shown_original_png(chosen), auto_scale), key="quantization_error_heatmap")
+plotly_chart(error_heatmap(view, shown_original_png(chosen), auto_scale), key="quantization_error_heatmap", where=heatmap_col)
 step = view.step
 resolution = "" if step == 1 else f" One pixel in {step} along each row and column is drawn, to keep the page responsive."
 heatmap_col.caption(f"Per-pixel error E, white for 0 to deep red; hover a pixel for its colors.{resolution}")
@@ -128,4 +129,4 @@ st.write(
     f"to {error_at[8]:.1f}; going from 128 to 256 colors, only from {error_at[128]:.1f} to {error_at[256]:.1f}, "
     "for one more bit per pixel."
 )
-st.plotly_chart(curve_chart(ks, curve, k, view.average), key="quantization_error_curve")
+plotly_chart(curve_chart(ks, curve, k, view.average), key="quantization_error_curve")

@@ -10,6 +10,7 @@ from core import distributions
 from core.measure import norms
 from core.measure.divergence import DEFAULT_BINS, shared_histograms
 from core.quantize import weight_sharing
+from ui.charts import plotly_chart
 from ui.shipped_model import layer_weights
 
 DISTRIBUTION_LABELS = {
@@ -135,11 +136,11 @@ sub = NORM_SYMBOLS[p]
 st.subheader("The matrices")
 limit = float(max(np.abs(weights).max(), np.abs(quantized).max()))
 left, right = st.columns(2)
-left.plotly_chart(heatmap(weights, limit, f"W ({weights.shape[0]}×{weights.shape[1]})"))
-right.plotly_chart(heatmap(quantized, limit, f"Q: {result.levels.size} levels, {METHOD_LABELS[method]}"))
+plotly_chart(heatmap(weights, limit, f"W ({weights.shape[0]}×{weights.shape[1]})"), where=left)
+plotly_chart(heatmap(quantized, limit, f"Q: {result.levels.size} levels, {METHOD_LABELS[method]}"), where=right)
 difference = weights - quantized
 left, right = st.columns(2)
-left.plotly_chart(heatmap(difference, float(np.abs(difference).max()) or 1.0, "W − Q (its own color scale)"))
+plotly_chart(heatmap(difference, float(np.abs(difference).max()) or 1.0, "W − Q (its own color scale)"), where=left)
 with right:
     st.caption(
         "W and Q share one diverging color scale (red positive, blue negative, white 0), so a single "
@@ -164,7 +165,7 @@ histogram.add_scatter(
 histogram.update_layout(
     title="Histogram of W and the levels of Q", xaxis_title="weight value", yaxis_title="number of weights", height=350, bargap=0
 )
-st.plotly_chart(histogram)
+plotly_chart(histogram)
 
 st.subheader("How far can Wx move?")
 is_square = weights.shape[0] == weights.shape[1]
@@ -246,7 +247,7 @@ chart.add_vline(x=bits, line_dash="dot", annotation_text=f"{bits} bits")
 chart.update_layout(
     xaxis_title="bits per weight", yaxis_title=f"relative error ‖W − Q‖{sub} / ‖W‖{sub}", yaxis_type="log", height=380
 )
-st.plotly_chart(chart)
+plotly_chart(chart)
 st.caption(
     f"On this matrix. At {bits} bits k-means gives {number(curves['kmeans'][bits - 1])}, min–max "
     f"{number(curves['minmax'][bits - 1])}, abs-max {number(curves['absmax'][bits - 1])}."

@@ -8,7 +8,6 @@ with a message, except under CI (CI=true) where a missing browser is a failure.
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 import socket
@@ -140,20 +139,10 @@ def chromium_missing() -> str | None:
 
 
 def registered_pages() -> dict[str, str]:
-    """{title: file} of every `st.Page("pages/....py", title=...)` in app.py, in source (= navigation) order."""
-    found = []
-    for node in ast.walk(ast.parse((ROOT / "app.py").read_text())):
-        if (
-            isinstance(node, ast.Call)
-            and getattr(node.func, "attr", None) == "Page"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and str(node.args[0].value).startswith("pages/")
-        ):
-            titles = [keyword.value.value for keyword in node.keywords if keyword.arg == "title"]
-            path = node.args[0].value
-            found.append((node.lineno, titles[0] if titles else path, path))
-    return {title: path for _, title, path in sorted(found)}
+    """{title: file} of every page in app.py's navigation (ui.story's chapters), in reading order."""
+    from ui.story import CHAPTERS
+
+    return {chapter.title: chapter.path for chapter in CHAPTERS}
 
 
 @dataclass
