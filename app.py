@@ -1,5 +1,6 @@
 """Navigation and landing page of Quantization Explorer."""
 
+import copy
 import gc
 
 import streamlit as st
@@ -30,19 +31,21 @@ def prepare_process() -> None:
 
 prepare_process()
 
-SECTIONS_KEY = "app_sections"
+@st.cache_resource(show_spinner=False)
+def page_templates() -> dict[str, list[st.Page]]:
+    """The file pages by section, made once per process: st.Page resolves its file on disk (~10% of the
+    server's time under load when rebuilt every rerun)."""
+    return {
+        section: [st.Page(chapter.path, title=chapter.title, icon=chapter.icon) for chapter in chapters]
+        for section, chapters in story.sections().items()
+    }
 
 
 def sections() -> dict[str, list[st.Page]]:
-    """This session's pages by section, made on its first run and kept in its state: st.Page resolves
-    its file on disk (~10% of the server's time under load when rebuilt every rerun), and st.navigation
-    marks the page it runs on the object itself, so sessions must not share them."""
-    if SECTIONS_KEY not in st.session_state:
-        st.session_state[SECTIONS_KEY] = {
-            section: [st.Page(chapter.path, title=chapter.title, icon=chapter.icon) for chapter in chapters]
-            for section, chapters in story.sections().items()
-        }
-    return st.session_state[SECTIONS_KEY]
+    """This run's own copies of the pages. st.navigation marks the page it returns as runnable on the
+    object itself, and with fast reruns a session's next run starts before its last one has stopped:
+    shared objects let one run unmark the other's page ("This page cannot be called directly")."""
+    return {section: [copy.copy(page) for page in pages] for section, pages in page_templates().items()}
 
 
 def landing() -> None:

@@ -1,13 +1,103 @@
 """Every plotly chart a page draws goes through `plotly_chart`, so how charts reach the browser
-(and how they look in presentation mode) is decided in one place."""
+(and how they look in presentation mode) is decided in one place.
+
+`st.plotly_chart` builds a new plot for every changed figure (a full Plotly.newPlot plus Streamlit's
+theming, ~100 ms of browser CPU per chart per slider move). Here a small project component keeps one
+div per chart across reruns and calls `Plotly.react` on it, which updates the plot in place; plotly.js
+comes from the installed plotly package, served by this app (`server.enableStaticServing`), never
+from another host.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
 from typing import Any
 
+import plotly
+import plotly.io
 import streamlit as st
+import streamlit.components.v2
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPONENTS = Path(__file__).resolve().parent / "components"
+STATIC = ROOT / "static"  # what Streamlit serves at <base URL>/app/static/
+PRESENTATION_KEY = "presentation"  # the session-wide flag the presentation-mode toggle sets
+PRESENTATION_FONT_PX = 18  # the classroom needs chart text of 16 px or more
+SANS_SERIF = '"Source Sans", sans-serif'
+
+_chart = streamlit.components.v2.component(
+    "quantization_explorer.plotly_chart",
+    js=(COMPONENTS / "plotly_chart.js").read_text(),
+    isolate_styles=False,  # plotly's own stylesheet (hover labels, mode bar) must reach the chart
+)
+
+
+def publish_static(source: Path, name: str) -> str:
+    """Copy source to static/name unless an identical copy is there; return its URL path on this server."""
+    target = STATIC / name
+    if not target.exists() or target.stat().st_size != source.stat().st_size:
+        STATIC.mkdir(exist_ok=True)
+        partial = target.with_name(f".{name}.{os.getpid()}")
+        shutil.copyfile(source, partial)
+        partial.replace(target)  # atomic: a browser never reads half a file
+    base = st.get_option("server.baseUrlPath").strip("/")
+    return f"{'/' + base if base else ''}/app/static/{name}"
+
+
+PLOTLY_URL = publish_static(
+    Path(plotly.__file__).parent / "package_data" / "plotly.min.js", f"plotly-{plotly.__version__}.min.js"
+)
+
+
+def presentation_on() -> bool:
+    return bool(st.session_state.get(PRESENTATION_KEY, False))
+
+
+def figure_json(figure: Any, presentation: bool) -> str:
+    """The figure (a go.Figure or its dict) as plotly JSON, with presentation-sized fonts when asked.
+
+    Plotly's default template is left out: the browser gives the chart the app's font, text colour and
+    a transparent background, as st.plotly_chart's theme did.
+    """
+    as_dict = figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else dict(figure)
+    layout = dict(as_dict.get("layout") or {})
+    layout.pop("template", None)
+    if presentation:
+        layout["font"] = {**(layout.get("font") or {}), "size": PRESENTATION_FONT_PX}
+        layout["hoverlabel"] = {**(layout.get("hoverlabel") or {}), "font": {"size": PRESENTATION_FONT_PX}}
+        layout["title"] = scaled_title(layout.get("title"))
+    return plotly.io.to_json({"data": as_dict.get("data", []), "layout": layout}, validate=False)
+
+
+def scaled_title(title: Any) -> Any:
+    """A layout title with a font above the presentation size (a plain string title becomes a dict)."""
+    if title is None:
+        return None
+    as_dict = {"text": title} if isinstance(title, str) else dict(title)
+    return {**as_dict, "font": {**(as_dict.get("font") or {}), "size": PRESENTATION_FONT_PX + 4}}
+
+
+def call_site_key() -> str:
+    """A key for a chart drawn without one: the page file and line of the plotly_chart call, the same on every run."""
+    caller = sys._getframe(2)
+    return f"chart:{Path(caller.f_code.co_filename).name}:{caller.f_lineno}"
 
 
 def plotly_chart(figure: Any, *, key: str | None = None, where: Any = None) -> None:
-    """Draw a plotly figure (a go.Figure or its dict) in `where` (a column or container; default the page)."""
-    (where or st).plotly_chart(figure, key=key)
+    """Draw a plotly figure (a go.Figure or its dict) in `where` (a column or container; default the page).
+
+    The key keeps the chart's div across reruns (a call site is its own key when none is given).
+    """
+    encoded = figure_json(figure, presentation_on())
+    revision = hashlib.blake2b(encoded.encode(), digest_size=8).hexdigest()
+    data = {"figure": encoded, "plotly_url": PLOTLY_URL, "revision": revision}
+    key = key or call_site_key()
+    if where is None:
+        _chart(key=key, data=data)
+    else:
+        with where:
+            _chart(key=key, data=data)
