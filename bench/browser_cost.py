@@ -1,8 +1,11 @@
 """What one slider move costs, page by page: CPU of chromium's renderer, of the rest of the client
 (chromium's other processes, playwright's driver, this script) and of the server, one tab at a time.
 
-    .venv/bin/python bench/browser_cost.py [--moves 10]
+    .venv/bin/python bench/browser_cost.py [--moves 10] [--before REF]
 
+Two servers run side by side: this tree ("after") and REF's tree ("before", by default the commit this
+branch left main at), checked out in a temporary `git worktree` that is removed at the end. Each page
+is measured on both, one after the other, so the load of the machine falls alike on both tables.
 Each page is opened in one headless chromium tab, moved twice to warm its caches, then moved --moves
 times as bench/load.py's readers move (a random slider, one key press, wait for the text to change).
 N tabs moving about once a second ask N times a row's total of the machine's cores.
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -21,8 +25,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The repository root is on the path only now.
-from bench.load import BrowserReader, Results, client_processes, cpu_seconds, percentile, total_cpu_seconds  # noqa: E402
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, registered_pages, start_streamlit, stop_streamlit  # noqa: E402
+from bench.load import (  # noqa: E402
+    UPDATE_TIMEOUT_MS,
+    BrowserReader,
+    Results,
+    client_processes,
+    cpu_seconds,
+    percentile,
+    total_cpu_seconds,
+)
+from tests.conftest import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    IDLE_JS,
+    PLOTS_DRAWN_JS,
+    registered_pages,
+    start_streamlit,
+    stop_streamlit,
+)
 
 WARM_UP_MOVES = 2
 
@@ -39,56 +59,119 @@ def renderers(pids: list[int]) -> list[int]:
     return found
 
 
-async def cost_of_moves(reader: BrowserReader, title: str, moves: int, server_pid: int) -> tuple[dict[str, float], Results]:
-    """CPU ms per move of the renderer, the rest of the client and the server over `moves` slider moves."""
-    rng, results = random.Random(0), Results()
-    for _ in range(WARM_UP_MOVES):
-        await reader.move(rng, Results(), title)
-    client = client_processes(server_pid)
-    rendering = renderers(client)
-    before = (total_cpu_seconds(rendering), total_cpu_seconds(client), cpu_seconds(server_pid))
-    done = 0
-    while done < moves and await reader.move(rng, results, title):
-        done += 1
-    after = (total_cpu_seconds(rendering), total_cpu_seconds(client), cpu_seconds(server_pid))
+async def settle(reader: BrowserReader) -> None:
+    """Wait until the last move's charts are drawn, so their work is counted with the moves."""
+    await reader.page.wait_for_function(IDLE_JS, timeout=UPDATE_TIMEOUT_MS, polling=100)
+    try:
+        await reader.page.wait_for_function(PLOTS_DRAWN_JS, timeout=UPDATE_TIMEOUT_MS, polling=100)
+    except Exception:
+        pass  # counted as it is: a chart that never draws shows in the page's errors, not here
+
+
+def base_commit() -> str:
+    """The commit where this branch left main (main itself when on main)."""
+    return git("merge-base", "HEAD", "main")
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):  # ended while we looked
+        return None
+
+
+def without_servers(pids: list[int], server_pids: set[int]) -> list[int]:
+    """pids less the servers and their descendants (the workers of run_in_background)."""
+    found = []
+    for pid in pids:
+        ancestor: int | None = pid
+        while ancestor not in (None, 0, 1) and ancestor not in server_pids:
+            ancestor = parent_of(ancestor)
+        if ancestor not in server_pids:
+            found.append(pid)
+    return found
+
+
+async def measure(browser, url: str, server_pids: set[int], server_pid: int, title: str, moves: int) -> tuple[dict[str, float], Results]:
+    reader = BrowserReader(browser, url)
+    try:
+        await reader.open(title)
+        rng, results = random.Random(0), Results()
+        for _ in range(WARM_UP_MOVES):
+            await reader.move(rng, Results(), title)
+        await settle(reader)
+        client = without_servers(client_processes(server_pid), server_pids)
+        rendering = renderers(client)
+        before = (total_cpu_seconds(rendering), total_cpu_seconds(client), cpu_seconds(server_pid))
+        done = 0
+        while done < moves and await reader.move(rng, results, title):
+            done += 1
+        await settle(reader)
+        after = (total_cpu_seconds(rendering), total_cpu_seconds(client), cpu_seconds(server_pid))
+    finally:
+        await reader.close()
     renderer, client_total, server = (1000 * (b - a) / max(done, 1) for a, b in zip(before, after))
     return {"moves": done, "renderer": renderer, "rest of client": client_total - renderer, "server": server}, results
 
 
-async def main(moves: int) -> None:
+def print_table(name: str, rows: list[tuple[str, dict[str, float], Results]], baseline: dict[str, float] | None) -> None:
+    print(f"### {name}")
+    print()
+    ratio = " | browser vs before" if baseline else ""
+    print(f"| page | moves | renderer | rest of client | server | total | browser CPU | update p50 (s) | errors{ratio} |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if baseline else ""))
+    for title, cost, results in rows:
+        if not cost["moves"]:
+            print(f"| {title} | 0 | - | - | - | - | - | - | {len(results.errors)}{' | -' if baseline else ''} |")
+            continue
+        browser = cost["renderer"] + cost["rest of client"]
+        total = browser + cost["server"]
+        compared = f" | {browser / baseline[title]:.2f}×" if baseline and baseline.get(title) else (" | -" if baseline else "")
+        print(
+            f"| {title} | {cost['moves']} | {cost['renderer']:.0f} | {cost['rest of client']:.0f} | {cost['server']:.0f} "
+            f"| {total:.0f} | {browser:.0f} | {percentile(results.latencies, 50):.2f} | {len(results.errors)}{compared} |"
+        )
+    print()
+
+
+async def main(moves: int, before_ref: str) -> None:
     from playwright.async_api import async_playwright
 
-    log_path = Path(tempfile.mkdtemp(prefix="browser_cost_")) / "server.log"
-    process, url = start_streamlit(log_path)
-    rows = []
+    work = Path(tempfile.mkdtemp(prefix="browser_cost_"))
+    before_tree = work / "before"
+    git("worktree", "add", "--detach", str(before_tree), before_ref)
+    servers = {}
+    rows: dict[str, list] = {"before": [], "after": []}
     try:
+        for name, root in (("before", before_tree), ("after", ROOT)):
+            servers[name] = start_streamlit(work / f"{name}.log", root=root)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             for title in registered_pages():
-                reader = BrowserReader(browser, url)
-                await reader.open(title)
-                cost, results = await cost_of_moves(reader, title, moves, process.pid)
-                await reader.close()
-                rows.append((title, cost, results))
+                for name, (process, url) in servers.items():
+                    server_pids = {process.pid for process, _ in servers.values()}
+                    cost, results = await measure(browser, url, server_pids, process.pid, title, moves)
+                    rows[name].append((title, cost, results))
             await browser.close()
     finally:
-        stop_streamlit(process)
-    print(f"CPU ms per slider move, one chromium tab at a time, {moves} moves per page after {WARM_UP_MOVES} to warm up.")
+        for process, _ in servers.values():
+            stop_streamlit(process)
+        git("worktree", "remove", "--force", str(before_tree))
+    print(f"CPU ms per slider move, one chromium tab at a time, {moves} moves per page after {WARM_UP_MOVES} to warm up;")
+    print("browser CPU = renderer + rest of client (chromium's other processes, playwright, this script).")
     print()
-    print("| page | moves | renderer | rest of client | server | total | update p50 (s) | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for title, cost, results in rows:
-        if not cost["moves"]:
-            print(f"| {title} | 0 | - | - | - | - | - | {len(results.errors)} |")
-            continue
-        total = cost["renderer"] + cost["rest of client"] + cost["server"]
-        print(
-            f"| {title} | {cost['moves']} | {cost['renderer']:.0f} | {cost['rest of client']:.0f} | {cost['server']:.0f} "
-            f"| {total:.0f} | {percentile(results.latencies, 50):.2f} | {len(results.errors)} |"
-        )
+    print_table(f"before: {git('rev-parse', '--short', before_ref)}", rows["before"], None)
+    baseline = {title: cost["renderer"] + cost["rest of client"] for title, cost, _ in rows["before"] if cost["moves"]}
+    print_table(f"after: this tree ({git('rev-parse', '--short', 'HEAD')} + uncommitted changes)", rows["after"], baseline)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=10, help="timed slider moves per page")
-    asyncio.run(main(parser.parse_args().moves))
+    parser.add_argument("--before", default=None, help="git ref of the tree to compare with (default: where this branch left main)")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.moves, arguments.before or base_commit()))

@@ -44,7 +44,8 @@ SLIDERS_THAT_CHANGE_NO_NUMBER = {"Pen width"}  # it changes how the canvas draws
 # The text a person reads, with the controls' own values (slider thumbs, inputs) and plots left out,
 # so a change in it is a change the page computed.
 SHOWN_TEXT_JS = """() => {
-  const leftOut = '[data-testid=stSlider], [data-testid=stPlotlyChart], input, textarea, canvas';
+  const leftOut = '[data-testid=stSlider], [data-testid=stPlotlyChart], [data-testid=stBidiComponentRegular], '
+      + 'input, textarea, canvas';
   const parts = [];
   for (const root of document.querySelectorAll('[data-testid=stMain], [data-testid=stSidebarUserContent]')) {
     // A walk that skips the left-out subtrees: cloning the page to delete them cost 3-6 ms per call.
@@ -67,10 +68,12 @@ IDLE_JS = """() => {
       && document.querySelector('[data-stale=true], [data-testid=stSkeleton]') === null
       && document.querySelector('[data-testid=stMain] h1') !== null;
 }"""
+# Charts and canvases of the project's components say which data they last drew (data-drawn) and which
+# they were given (data-expected).
 PLOTS_DRAWN_JS = """() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].every(chart => {
   const svg = chart.querySelector('svg.main-svg');
   return svg !== null && svg.getBoundingClientRect().width > 0;
-})"""
+}) && [...document.querySelectorAll('[data-expected]')].every(drawn => drawn.dataset.drawn === drawn.dataset.expected)"""
 IMAGES_LOADED_JS = """() => [...document.querySelectorAll('[data-testid=stImage] img')]
   .every(img => img.complete && img.naturalWidth > 0)"""
 NUMBER = re.compile(r"[-−]?\d(?:[\d,]*\d)?(?:\.\d+)?(?:e[-+]?\d+)?")
@@ -86,8 +89,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_streamlit(log_path: Path, script: str = "app.py") -> tuple[subprocess.Popen, str]:
-    """Start `streamlit run script` on a free loopback port, output to log_path; return (process, base URL) once healthy.
+def start_streamlit(log_path: Path, script: str = "app.py", root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """Start `streamlit run script` in root on a free loopback port, output to log_path; return (process, base URL)
+    once healthy.
 
     The process is the streamlit interpreter itself (no shell in between), so its PID is the one to stop.
     """
@@ -101,7 +105,7 @@ def start_streamlit(log_path: Path, script: str = "app.py") -> tuple[subprocess.
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:

@@ -38,7 +38,7 @@ OWN_IMAGE = "your own image"
 DEFAULT_IMAGE = "china.jpg"
 SEED = 0
 DISPLAY_WIDTH = 1460  # st.image resizes (and re-encodes) anything wider on every run
-# The error page's heatmap is sent to the browser and drawn again on every slider move.
+# The error map's shared image is sent to the browser and drawn again on every slider move.
 MAX_HEATMAP_PIXELS = 500_000
 
 
@@ -64,9 +64,10 @@ class SharedColors:
 
 @dataclass(frozen=True)
 class ErrorMap:
-    """The image with k shared colors and its per-pixel error E = sum_c |Q_c - W_c| (0…765).
+    """The image with k shared colors and the summary of its per-pixel error E = sum_c |Q_c - W_c| (0…765).
 
-    The heatmap draws every `step`-th pixel along rows and columns; `errors` and `shown_png` hold those.
+    The error map draws every `step`-th pixel along rows and columns; `shown_png` holds their shared
+    colors (the browser computes their E from it and the original's drawn pixels).
     """
 
     png: bytes  # the palette PNG of the whole image, as SharedColors.png
@@ -74,7 +75,6 @@ class ErrorMap:
     average: float  # mean E over all pixels
     largest: int  # max E over all pixels
     step: int
-    errors: np.ndarray  # (h, w) E of the drawn pixels: uint8 when every E <= 255, else uint16
     shown_png: bytes  # palette PNG of the drawn pixels: their shared colors
 
 
@@ -95,26 +95,23 @@ def shared_colors(image: ChosenImage, k: int) -> SharedColors:
 
 @st.cache_data(max_entries=32, hash_funcs=_BY_DIGEST, show_spinner="Finding the shared colors…")
 def error_map(image: ChosenImage, k: int) -> ErrorMap:
-    """The image's k-color palette PNG and per-pixel error, with what the heatmap draws of them (cached)."""
+    """The image's k-color palette PNG, its error summary, and the shared colors the error map draws (cached)."""
     shared = shared_colors(image, k)
     errors = pixel_error(image.pixels, shared.palette.take(shared.labels, axis=0))  # take: 4x faster than []
     step = heatmap_step(*errors.shape)
-    shown = (slice(None, None, step), slice(None, None, step))
-    largest = int(errors.max())
-    shown_errors = errors[shown].astype(np.uint8 if largest <= 255 else np.uint16)
-    shown_png = shared.png if step == 1 else palette_png(shared.palette, shared.labels[shown])
-    return ErrorMap(shared.png, len(shared.palette), float(errors.mean()), largest, step, shown_errors, shown_png)
+    shown_png = shared.png if step == 1 else palette_png(shared.palette, shared.labels[::step, ::step])
+    return ErrorMap(shared.png, len(shared.palette), float(errors.mean()), int(errors.max()), step, shown_png)
 
 
 @st.cache_data(max_entries=4, hash_funcs=_BY_DIGEST, show_spinner=False)
 def shown_original_png(image: ChosenImage) -> bytes:
-    """The pixels the error heatmap draws, as an RGB PNG (cached): the whole image's PNG unless it is large."""
+    """The pixels the error map draws, as an RGB PNG (cached): the whole image's PNG unless it is large."""
     step = heatmap_step(*image.pixels.shape[:2])
     return original_png(image) if step == 1 else png_bytes(image.pixels[::step, ::step])
 
 
 def heatmap_step(height: int, width: int) -> int:
-    """Draw every step-th pixel so the error heatmap has at most MAX_HEATMAP_PIXELS (1 = full resolution)."""
+    """Draw every step-th pixel so the error map has at most MAX_HEATMAP_PIXELS (1 = full resolution)."""
     return math.ceil(math.sqrt(height * width / MAX_HEATMAP_PIXELS))
 
 

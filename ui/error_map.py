@@ -1,0 +1,71 @@
+"""The error map of the Quantization error page: original, shared colors and per-pixel error E on
+canvases, drawn in the browser by a project component (ui/components/error_map.js).
+
+Only the shared image (a palette PNG) travels on a move of k; E, its colours and the hover are
+computed in the browser from the two images. The original travels once per image: the component
+reports the digest it holds (its state "held"), and a run sends the original only when it differs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+from collections.abc import Mapping
+
+import streamlit as st
+import streamlit.components.v2
+
+from ui.charts import COMPONENTS, presentation_on
+
+MAX_ERROR = 765  # 3 channels × 255
+# White for no error, then yellow to deep red: lightness falls steadily, so more error reads as darker.
+WHITE_TO_DEEP_RED = [[0.0, "#ffffff"], [0.2, "#ffeda0"], [0.4, "#feb24c"], [0.6, "#fc4e2a"], [0.8, "#bd0026"], [1.0, "#4d0013"]]
+COLORBAR_TITLE = "Error E of a pixel = |ΔR| + |ΔG| + |ΔB|"
+KEY = "quantization_error_map"
+
+_error_map = streamlit.components.v2.component(
+    "quantization_explorer.error_map",
+    js=(COMPONENTS / "error_map.js").read_text(),
+    css=(COMPONENTS / "error_map.css").read_text(),
+    isolate_styles=False,  # the theme's CSS variables and fonts apply as to the rest of the page
+)
+
+
+def nice_ticks(top: float, count: int = 5) -> list[int]:
+    """Round tick values from 0 to at most top, about count of them (1, 2 or 5 times a power of ten apart)."""
+    if top <= 0:
+        return [0]
+    raw = top / (count - 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(multiple * power for multiple in (1, 2, 5, 10) if multiple * power >= raw)
+    return [int(step * i) for i in range(int(top // step) + 1)]
+
+
+def held_digest() -> str | None:
+    """The digest of the original the browser reported holding, if any."""
+    state = st.session_state.get(KEY)
+    return state.get("held") if isinstance(state, Mapping) else None
+
+
+def error_map_view(
+    *, digest: str, original_png: bytes, shared_png: bytes, colors: int, step: int, scale_max: int
+) -> None:
+    """Draw the original, its k shared colors and the error map side by side, E coloured 0…scale_max.
+
+    original_png and shared_png hold the drawn pixels (every step-th row and column) as PNG files.
+    """
+    data = {
+        "digest": digest,
+        "original_png": None if held_digest() == digest else base64.b64encode(original_png).decode(),
+        "shared_png": base64.b64encode(shared_png).decode(),
+        "step": step,
+        "scale_max": scale_max,
+        "ticks": nice_ticks(scale_max),
+        "colorscale": WHITE_TO_DEEP_RED,
+        "colorbar_title": COLORBAR_TITLE,
+        "titles": ["Original", f"{colors} shared color{'s' if colors != 1 else ''}", "Error E per pixel"],
+        "presentation": presentation_on(),
+    }
+    data["revision"] = hashlib.blake2b(repr(sorted(data.items())).encode(), digest_size=8).hexdigest()
+    _error_map(key=KEY, data=data, on_held_change=lambda: None)
