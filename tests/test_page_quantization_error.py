@@ -1,4 +1,8 @@
-"""AppTest of pages/quantization_error.py: the average error, the heatmap's data and hover, the curve, uploads."""
+"""AppTest of pages/quantization_error.py: the average error, what the error map is sent, the curve, uploads.
+
+The error map and the curve are project components (ui/error_map.py, ui/charts.py): their data is read
+from the elements' JSON. What the browser computes from it (E, the hover) is checked in tests/test_browser.py.
+"""
 
 from __future__ import annotations
 
@@ -36,31 +40,34 @@ def brute_force_errors(image: np.ndarray, k: int) -> np.ndarray:
     return sum(np.abs(image[:, :, c].astype(int) - quantized[:, :, c].astype(int)) for c in range(3))
 
 
-def figures(app: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+def component_data(app: AppTest, name: str) -> list[dict]:
+    """The data of every project component `name` on the page, in page order."""
+    return [json.loads(element.proto.json) for element in app.get("bidi_component") if element.proto.component_name == name]
 
 
-def decode(array: dict) -> np.ndarray:
-    """A plotly typed array ({dtype, bdata, shape}) back to numpy."""
+def error_map_data(app: AppTest) -> dict:
+    [data] = component_data(app, "quantization_explorer.error_map")
+    return data
+
+
+def curve_figure(app: AppTest) -> dict:
+    [data] = component_data(app, "quantization_explorer.plotly_chart")
+    return json.loads(data["figure"])
+
+
+def decode(array: dict | list) -> np.ndarray:
+    """A plotly typed array ({dtype, bdata, shape}) or a plain list back to numpy."""
+    if isinstance(array, list):
+        return np.array(array)
     values = np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]).newbyteorder("<"))
     return values.reshape([int(n) for n in str(array.get("shape", values.size)).split(",")])
 
 
-def decode_png(uri: str) -> np.ndarray:
-    """A PNG data URI (a Plotly image trace's source) back to (H, W, 3) uint8 RGB."""
-    prefix = "data:image/png;base64,"
-    assert uri.startswith(prefix)
-    with Image.open(io.BytesIO(base64.b64decode(uri[len(prefix) :]))) as image:
+def decode_png(encoded: str) -> np.ndarray:
+    """A base64 PNG file back to (H, W, 3) uint8 RGB."""
+    with Image.open(io.BytesIO(base64.b64decode(encoded))) as image:
         assert image.format == "PNG"
         return np.asarray(image.convert("RGB"))
-
-
-def heatmap_traces(app: AppTest) -> tuple[dict, dict, dict, dict]:
-    """(original image, shared image, heatmap, layout) of the error page's first chart."""
-    figure = figures(app)[0]
-    original, shared, heatmap = figure["data"]
-    assert (original["type"], shared["type"], heatmap["type"]) == ("image", "image", "heatmap")
-    return original, shared, heatmap, figure["layout"]
 
 
 def test_default_average_error_matches_brute_force() -> None:
@@ -82,34 +89,44 @@ def test_slider_changes_the_numbers_and_more_colors_err_less() -> None:
     assert after < before
 
 
-def test_heatmap_is_full_resolution_with_hover_colors_and_a_fixed_or_stretched_scale() -> None:
+def test_error_map_gets_both_images_at_full_resolution_scaled_to_the_largest_error_or_fixed() -> None:
     app = open_page()
-    original, shared, heatmap, layout = heatmap_traces(app)
-    errors = decode(heatmap["z"])
-    np.testing.assert_array_equal(errors, brute_force_errors(CHINA, 8))
+    data = error_map_data(app)
     palette, labels = palette_kmeans(CHINA, 8)
-    # The hover reads each pixel's colors from the images under the heatmap, on the same pixel grid.
-    np.testing.assert_array_equal(decode_png(original["source"]), CHINA)
-    np.testing.assert_array_equal(decode_png(shared["source"]), palette[labels])
-    for trace in (original, shared, heatmap):
-        assert (trace["x0"], trace["dx"], trace["y0"], trace["dy"]) == (0, 1, 0, 1)
-    assert layout["hovermode"] == "x unified"
-    assert "%{x}" in layout["xaxis"]["unifiedhovertitle"]["text"] and "row %{y}" in original["hovertemplate"]
-    assert "original rgb(%{color[0]}, %{color[1]}, %{color[2]})" in original["hovertemplate"]
-    assert "shared rgb(%{color[0]}, %{color[1]}, %{color[2]})" in shared["hovertemplate"]
-    assert "error E = %{z}" in heatmap["hovertemplate"]
-    assert (heatmap["zmin"], heatmap["zmax"]) == (0, 765)
-    app.toggle(key="quantization_error_auto_scale").set_value(True).run()
-    assert heatmap_traces(app)[2]["zmax"] == errors.max()
+    # The browser computes E and the hover from these two images, pixel for pixel.
+    np.testing.assert_array_equal(decode_png(data["original_png"]), CHINA)
+    np.testing.assert_array_equal(decode_png(data["shared_png"]), palette[labels])
+    assert data["step"] == 1
+    largest = brute_force_errors(CHINA, 8).max()
+    assert data["scale_max"] == largest < 765  # by default the map's colors span this image's errors
+    assert data["ticks"][0] == 0 and data["ticks"][-1] <= largest and len(data["ticks"]) >= 3
+    assert data["titles"] == ["Original", "8 shared colors", "Error E per pixel"]
+    assert "|ΔR| + |ΔG| + |ΔB|" in data["colorbar_title"]
+    app.radio(key="quantization_error_scale").set_value("fixed").run()
+    assert error_map_data(app)["scale_max"] == 765
 
 
-def test_errors_above_255_are_sent_exactly() -> None:
+def test_original_is_sent_again_only_when_the_browser_does_not_hold_it() -> None:
+    app = open_page()
+    digest = error_map_data(app)["digest"]
+    app.session_state["quantization_error_map"] = {"held": digest}  # as the component reports after drawing
+    app.slider(key="quantization_error_k").set_value(16).run()
+    assert not app.exception
+    data = error_map_data(app)
+    assert data["original_png"] is None and data["titles"][1] == "16 shared colors"
+    app.session_state["quantization_error_map"] = {"held": None}  # a tab that lost it asks again
+    app.run()
+    np.testing.assert_array_equal(decode_png(error_map_data(app)["original_png"]), CHINA)
+
+
+def test_scale_reaches_errors_above_255() -> None:
     app = open_page()
     app.slider(key="quantization_error_k").set_value(1).run()
     assert not app.exception
     errors = brute_force_errors(CHINA, 1)
     assert errors.max() > 255
-    np.testing.assert_array_equal(decode(heatmap_traces(app)[2]["z"]), errors)
+    assert error_map_data(app)["scale_max"] == errors.max()
+    assert metric(app, "Largest pixel error") == str(errors.max())
 
 
 def test_moves_recompute_nothing_already_seen(record_calls) -> None:
@@ -120,7 +137,7 @@ def test_moves_recompute_nothing_already_seen(record_calls) -> None:
     app = open_page()
     app.slider(key="quantization_error_k").set_value(3).run()
     calls = record_calls(image_choice, ("palette_kmeans", "palette_png", "png_bytes", "pixel_error", "error_curve"))
-    app.toggle(key="quantization_error_auto_scale").set_value(True).run()
+    app.radio(key="quantization_error_scale").set_value("fixed").run()
     app.slider(key="quantization_error_k").set_value(8).run()  # seen at the first run
     assert not app.exception
     assert calls == []
@@ -131,7 +148,7 @@ def test_moves_recompute_nothing_already_seen(record_calls) -> None:
 def test_curve_falls_with_k_and_marks_the_current_k() -> None:
     app = open_page()
     app.slider(key="quantization_error_k").set_value(50).run()
-    line, marker = figures(app)[1]["data"]
+    line, marker = curve_figure(app)["data"]
     ks, curve = np.array(line["x"]), decode(line["y"])
     assert ks[0] == 1 and ks[-1] == 256
     assert (np.diff(curve) <= 0.02 * curve[:-1]).all()
@@ -154,7 +171,7 @@ def test_image_chosen_on_the_other_page_is_used_from_session_state() -> None:
     assert not app.sidebar.info and not app.sidebar.error
 
 
-def test_large_image_heatmap_draws_every_second_pixel_with_true_coordinates() -> None:
+def test_large_image_map_draws_every_second_pixel_and_reports_the_step() -> None:
     rng = np.random.default_rng(3)
     colors = rng.integers(0, 256, (16, 3), dtype=np.uint8)
     pixels = colors[(np.arange(800)[:, None] // 100 + np.arange(1000)[None, :] // 125) % 16]  # 800 × 1000
@@ -162,14 +179,13 @@ def test_large_image_heatmap_draws_every_second_pixel_with_true_coordinates() ->
     app.session_state[IMAGE_KEY] = ChosenImage("stripes.png", pixels, image_digest(pixels), uploaded=True)
     app.run()
     assert not app.exception
-    original, shared, heatmap, _ = heatmap_traces(app)
+    data = error_map_data(app)
     palette, labels = palette_kmeans(pixels, 8)
     errors = brute_force_errors(pixels, 8)
-    np.testing.assert_array_equal(decode(heatmap["z"]), errors[::2, ::2])
-    np.testing.assert_array_equal(decode_png(original["source"]), pixels[::2, ::2])
-    np.testing.assert_array_equal(decode_png(shared["source"]), palette[labels][::2, ::2])
-    for trace in (original, shared, heatmap):  # drawn pixel i sits at coordinate 2 i
-        assert (trace["x0"], trace["dx"], trace["y0"], trace["dy"]) == (0, 2, 0, 2)
+    np.testing.assert_array_equal(decode_png(data["original_png"]), pixels[::2, ::2])
+    np.testing.assert_array_equal(decode_png(data["shared_png"]), palette[labels][::2, ::2])
+    assert data["step"] == 2  # the hover shows drawn pixel i at row/column 2 i
+    assert data["scale_max"] == errors.max()  # over every pixel, as the metric
     assert metric(app, "Average error") == f"{errors.mean():.2f}"  # over every pixel, not only the drawn ones
     assert any("One pixel in 2" in caption.value for caption in app.caption)
 
