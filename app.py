@@ -7,6 +7,7 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from ui import story
+from ui.warm_up import start_warm_up
 
 
 @st.cache_resource(show_spinner=False)
@@ -41,6 +42,12 @@ def page_templates() -> dict[str, list[st.Page]]:
     }
 
 
+@st.cache_resource(show_spinner=False)
+def warm_up() -> None:
+    """Once per server process: every page runs once in the background, so no reader meets a cold page."""
+    start_warm_up([page.url_path for pages in page_templates().values() for page in pages])
+
+
 def sections() -> dict[str, list[st.Page]]:
     """This run's own copies of the pages. st.navigation marks the page it returns as runnable on the
     object itself, and with fast reruns a session's next run starts before its last one has stopped:
@@ -65,5 +72,6 @@ def landing() -> None:
             st.page_link(page, label=page.title, icon=page.icon)
 
 
+warm_up()
 home = st.Page(landing, title="Home", icon=":material/home:", default=True)
 st.navigation({"": [home], **sections()}).run()

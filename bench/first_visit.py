@@ -1,0 +1,110 @@
+"""First visit of every page on a freshly started server, after its warm-up: prints a table.
+
+    .venv/bin/python bench/first_visit.py
+
+Starts `streamlit run app.py`, opens the landing page once (the first session starts the server's
+warm-up, ui/warm_up.py), waits for the warm-up's line in the server log, then opens every page as a new
+reader would: a new browser context (its own session) loads the app and clicks the page's sidebar link.
+The time runs from the click until the page's script has finished and its charts, canvases and images
+are drawn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# The repository root is on the path only now.
+from tests.conftest import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ELEMENT_TIMEOUT_MS,
+    IDLE_SETTLE_SECONDS,
+    VIEWPORT,
+    AppPage,
+    StreamlitServer,
+    registered_pages,
+    start_streamlit,
+    stop_streamlit,
+)
+from ui.warm_up import DONE_MESSAGE  # noqa: E402
+
+TARGET_SECONDS = 3.0
+
+
+def wait_for_line(server: StreamlitServer, text: str, timeout_s: float) -> float | None:
+    """Seconds until text appears in the server log, or None after timeout_s."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        if text in server.log():
+            return time.monotonic() - start
+        time.sleep(0.2)
+    return None
+
+
+def first_visit(browser, server: StreamlitServer, title: str) -> float:
+    """Seconds from clicking title's sidebar link, in a new session, until the page is idle and drawn."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(ELEMENT_TIMEOUT_MS)
+    try:
+        app = AppPage(context.new_page(), server)
+        app.open()
+        home = app.page.locator("[data-testid=stMain] h1").inner_text()
+        start = time.perf_counter()
+        app.page.locator("[data-testid=stSidebarNav] a").filter(has=app.page.get_by_text(title, exact=True)).click()
+        app.page.wait_for_function(
+            "home => document.querySelector('[data-testid=stMain] h1')?.innerText !== home", arg=home, polling=50
+        )
+        app.wait_idle()
+        app.wait_drawn()
+        # wait_idle ends with a settle pause of its own: leave it out of the time.
+        return time.perf_counter() - start - IDLE_SETTLE_SECONDS
+    finally:
+        context.close()
+
+
+def main(warm_up_timeout: float) -> None:
+    from playwright.sync_api import sync_playwright
+
+    log_path = Path(tempfile.mkdtemp(prefix="first_visit_")) / "server.log"
+    started = time.perf_counter()
+    process, url = start_streamlit(log_path)
+    healthy = time.perf_counter() - started
+    server = StreamlitServer(url, log_path)
+    rows = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            landing = time.perf_counter()
+            context = browser.new_context(viewport=VIEWPORT)
+            AppPage(context.new_page(), server).open()
+            context.close()
+            landing = time.perf_counter() - landing
+            warm = wait_for_line(server, DONE_MESSAGE, warm_up_timeout)
+            for title in registered_pages():
+                rows.append((title, first_visit(browser, server, title)))
+            browser.close()
+    finally:
+        stop_streamlit(process)
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"Fresh server: healthy after {healthy:.1f} s; landing page (first session) {landing:.1f} s; "
+          f"warm-up done {'after ' + format(warm, '.1f') + ' s more' if warm is not None else 'NOT within the timeout'}.")
+    print(f"Load: {load}")
+    print()
+    print(f"| page | first visit (s) | ≤ {TARGET_SECONDS:g} s |")
+    print("|---|---:|:---:|")
+    for title, seconds in rows:
+        print(f"| {title} | {seconds:.2f} | {'yes' if seconds <= TARGET_SECONDS else 'NO'} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm-up-timeout", type=float, default=300, help="seconds to wait for the warm-up")
+    main(parser.parse_args().warm_up_timeout)
