@@ -10,7 +10,7 @@ from core import distributions
 from core.measure import norms
 from core.measure.divergence import DEFAULT_BINS, shared_histograms
 from core.quantize import weight_sharing
-from ui.charts import plotly_chart
+from ui.charts import matrix_heatmap, plotly_chart
 from ui.shipped_model import layer_weights
 
 DISTRIBUTION_LABELS = {
@@ -83,14 +83,11 @@ def display_step(shape: tuple[int, ...]) -> int:
     return -(-max(shape) // MAX_HEATMAP_SIDE)
 
 
-def heatmap(values: np.ndarray, limit: float, title: str) -> go.Figure:
+def heatmap(values: np.ndarray, limit: float, title: str, key: str, where, colorbar_title: str) -> None:
     step = display_step(values.shape)
-    shown = values[::step, ::step].astype(np.float32)
-    figure = go.Figure(go.Heatmap(z=shown, colorscale="RdBu_r", zmin=-limit, zmax=limit))
-    figure.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=40, b=10))
-    figure.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    figure.update_xaxes(showticklabels=False)
-    return figure
+    matrix_heatmap(
+        values[::step, ::step], limit, title, key=key, where=where, step=step, colorbar_title=colorbar_title
+    )
 
 
 st.title("Weights")
@@ -136,11 +133,11 @@ sub = NORM_SYMBOLS[p]
 st.subheader("The matrices")
 limit = float(max(np.abs(weights).max(), np.abs(quantized).max()))
 left, right = st.columns(2)
-plotly_chart(heatmap(weights, limit, f"W ({weights.shape[0]}×{weights.shape[1]})"), where=left)
-plotly_chart(heatmap(quantized, limit, f"Q: {result.levels.size} levels, {METHOD_LABELS[method]}"), where=right)
+heatmap(weights, limit, f"W ({weights.shape[0]}×{weights.shape[1]})", "weights_w", left, "weight")
+heatmap(quantized, limit, f"Q: {result.levels.size} levels, {METHOD_LABELS[method]}", "weights_q", right, "weight")
 difference = weights - quantized
 left, right = st.columns(2)
-plotly_chart(heatmap(difference, float(np.abs(difference).max()) or 1.0, "W − Q (its own color scale)"), where=left)
+heatmap(difference, float(np.abs(difference).max()) or 1.0, "W − Q (its own color scale)", "weights_w_minus_q", left, "W − Q")
 with right:
     st.caption(
         "W and Q share one diverging color scale (red positive, blue negative, white 0), so a single "

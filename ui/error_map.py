@@ -9,14 +9,11 @@ reports the digest it holds (its state "held"), and a run sends the original onl
 from __future__ import annotations
 
 import base64
-import hashlib
-import math
 from collections.abc import Mapping
 
 import streamlit as st
-import streamlit.components.v2
 
-from ui.charts import COMPONENTS, presentation_on
+from ui.charts import canvas_component, mount, nice_ticks, presentation_on, revision
 
 MAX_ERROR = 765  # 3 channels × 255
 # White for no error, then yellow to deep red: lightness falls steadily, so more error reads as darker.
@@ -24,22 +21,7 @@ WHITE_TO_DEEP_RED = [[0.0, "#ffffff"], [0.2, "#ffeda0"], [0.4, "#feb24c"], [0.6,
 COLORBAR_TITLE = "Error E of a pixel = |ΔR| + |ΔG| + |ΔB|"
 KEY = "quantization_error_map"
 
-_error_map = streamlit.components.v2.component(
-    "quantization_explorer.error_map",
-    js=(COMPONENTS / "error_map.js").read_text(),
-    css=(COMPONENTS / "error_map.css").read_text(),
-    isolate_styles=False,  # the theme's CSS variables and fonts apply as to the rest of the page
-)
-
-
-def nice_ticks(top: float, count: int = 5) -> list[int]:
-    """Round tick values from 0 to at most top, about count of them (1, 2 or 5 times a power of ten apart)."""
-    if top <= 0:
-        return [0]
-    raw = top / (count - 1)
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(multiple * power for multiple in (1, 2, 5, 10) if multiple * power >= raw)
-    return [int(step * i) for i in range(int(top // step) + 1)]
+_error_map = canvas_component("error_map", "error_map.js")
 
 
 def held_digest() -> str | None:
@@ -67,5 +49,5 @@ def error_map_view(
         "titles": ["Original", f"{colors} shared color{'s' if colors != 1 else ''}", "Error E per pixel"],
         "presentation": presentation_on(),
     }
-    data["revision"] = hashlib.blake2b(repr(sorted(data.items())).encode(), digest_size=8).hexdigest()
-    _error_map(key=KEY, data=data, on_held_change=lambda: None)
+    data["revision"] = revision(data)
+    mount(_error_map, KEY, data, None, on_held_change=lambda: None)

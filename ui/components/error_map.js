@@ -38,22 +38,6 @@ function errors(original, shared) {
   return result;
 }
 
-// The colour scale as 256 RGB triples, interpolated between the stops [[fraction, "#rrggbb"], ...].
-function lookupTable(stops) {
-  const rgb = stops.map(([at, hex]) => [at, [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16))]);
-  const table = new Uint8Array(256 * 3);
-  for (let i = 0; i < 256; i++) {
-    const t = i / 255;
-    let s = 0;
-    while (s < rgb.length - 2 && t > rgb[s + 1][0]) s++;
-    const [t0, c0] = rgb[s];
-    const [t1, c1] = rgb[s + 1];
-    const f = t1 > t0 ? Math.min(1, Math.max(0, (t - t0) / (t1 - t0))) : 0;
-    for (let c = 0; c < 3; c++) table[i * 3 + c] = Math.round(c0[c] + f * (c1[c] - c0[c]));
-  }
-  return table;
-}
-
 function errorImage(values, width, height, scaleMax, table) {
   const image = new ImageData(width, height);
   const out = image.data;
@@ -84,31 +68,12 @@ function layout(parentElement) {
   let root = parentElement.querySelector("div.qe-error-map");
   if (!root) {
     root = document.createElement("div");
-    root.className = "qe-error-map";
+    root.className = "qe-canvas-view qe-error-map";
     root.innerHTML = `<div class="qe-panels"></div>
-      <div class="qe-colorbar"><div class="qe-colorbar-title"></div><canvas width="256" height="1"></canvas>
-      <div class="qe-colorbar-ticks"></div></div><div class="qe-tooltip" role="status"></div>`;
+      ${COLORBAR_HTML}<div class="qe-tooltip" role="status"></div>`;
     parentElement.appendChild(root);
   }
   return root;
-}
-
-function drawColorbar(root, data, table) {
-  const canvas = root.querySelector(".qe-colorbar canvas");
-  const bar = new ImageData(256, 1);
-  for (let i = 0; i < 256; i++) {
-    bar.data.set([table[i * 3], table[i * 3 + 1], table[i * 3 + 2], 255], i * 4);
-  }
-  canvas.getContext("2d").putImageData(bar, 0, 0);
-  root.querySelector(".qe-colorbar-title").textContent = data.colorbar_title;
-  root.querySelector(".qe-colorbar-ticks").replaceChildren(
-    ...data.ticks.map((tick) => {
-      const label = document.createElement("span");
-      label.textContent = tick;
-      label.style.left = `${(100 * tick) / Math.max(data.scale_max, 1)}%`;
-      return label;
-    }),
-  );
 }
 
 function rgb(image, p) {
@@ -135,22 +100,12 @@ function attachHover(root, view) {
     const row = Math.min(height - 1, Math.floor(((event.clientY - box.top) / box.height) * height));
     if (column < 0 || row < 0) return hide();
     const p = row * width + column;
-    tooltip.innerHTML = "";
-    for (const line of [
+    showTooltip(root, tooltip, [
       `row ${row * step}, column ${column * step}`,
       `original ${rgb(original, p)}`,
       `shared ${rgb(shared, p)}`,
       `error E = ${values[p]}`,
-    ]) {
-      const div = document.createElement("div");
-      div.textContent = line;
-      tooltip.appendChild(div);
-    }
-    const rootBox = root.getBoundingClientRect();
-    tooltip.style.display = "block";
-    const left = event.clientX - rootBox.left + 14;
-    tooltip.style.left = `${Math.min(left, rootBox.width - tooltip.offsetWidth - 4)}px`;
-    tooltip.style.top = `${event.clientY - rootBox.top + 14}px`;
+    ], event);
     root.querySelectorAll(".qe-frame").forEach((frame) => {
       const marker = frame.querySelector(".qe-marker");
       marker.style.display = "block";
@@ -160,15 +115,6 @@ function attachHover(root, view) {
       marker.style.height = `max(6px, ${100 / height}%)`;
     });
   });
-}
-
-function put(figure, image) {
-  const canvas = figure.querySelector("canvas");
-  if (canvas.width !== image.width || canvas.height !== image.height) {
-    canvas.width = image.width;
-    canvas.height = image.height;
-  }
-  canvas.getContext("2d").putImageData(image, 0, 0);
 }
 
 export default function ({ parentElement, data, setStateValue }) {
@@ -189,7 +135,7 @@ export default function ({ parentElement, data, setStateValue }) {
     put(panel(root, "original", data.titles[0]), originalImage);
     put(panel(root, "shared", data.titles[1]), sharedImage);
     put(panel(root, "error", data.titles[2]), errorImage(values, width, height, data.scale_max, table));
-    drawColorbar(root, data, table);
+    drawColorbar(root, data.colorbar_title, data.ticks, 0, data.scale_max, table);
     attachHover(root, { original: originalImage, shared: sharedImage, values, width, height, step: data.step });
     root.dataset.drawn = data.revision;
     if (data.original_png) setStateValue("held", data.digest);
