@@ -8,6 +8,10 @@ Screenshots of every page go to screenshots/ (git-ignored) for a person to look 
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -155,3 +159,89 @@ def test_uploaded_image_is_the_one_quantized(app_page, tmp_path):
     ]
     assert len(same) >= 2, "expected the original and its quantized copy, both equal to the upload"
     app_page.screenshot(f"{UPLOAD_PAGES[0]} with an upload")
+
+
+BURST_SECONDS = 5
+KEY_REPEAT_SECONDS = 0.033  # a held key repeats about 30 times a second
+
+
+@pytest.fixture(params=["idle", "both cores busy"])
+def machine_load(request):
+    """Nothing, or one CPU-bound process per core beside the server for the test's length (the race showed under load)."""
+    spinners = []
+    if request.param == "both cores busy":
+        spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    yield request.param
+    for spinner in spinners:
+        spinner.kill()
+        spinner.wait()
+
+
+def thumb_value(slider) -> float:
+    return float(slider.locator("input[type=range]").get_attribute("value"))
+
+
+SLIDER_PAGES = [title for title, path in PAGES.items() if "st.slider(" in (ROOT / path).read_text()]
+
+
+@pytest.mark.parametrize("title", SLIDER_PAGES)
+def test_holding_an_arrow_key_on_the_main_slider_ends_clean_on_the_last_value(app_page, title, machine_load):
+    app_page.open(title)
+    app_page.wait_drawn()
+    [slider, *_] = [s for s in sliders(app_page) if slider_label(s) not in SLIDERS_THAT_CHANGE_NO_NUMBER]
+    label = slider_label(slider)
+    thumb = slider.locator("input[type=range]")
+    start, top, step = (float(thumb.get_attribute(name) or 1) for name in ("value", "max", "step"))
+    thumb.focus()
+    presses, deadline = 0, time.monotonic() + BURST_SECONDS
+    while time.monotonic() < deadline:  # every press reruns the page: a burst of overlapping reruns
+        app_page.page.keyboard.press("ArrowRight")
+        presses += 1
+        time.sleep(KEY_REPEAT_SECONDS)
+    app_page.wait_idle()
+    app_page.wait_drawn()
+    assert_clean(app_page)
+    slider = app_page.page.locator("[data-testid=stSlider]", has_text=label).first
+    expected = min(top, start + presses * step)
+    assert thumb_value(slider) == pytest.approx(expected), f"{presses} presses from {start:g} should end at {expected:g}"
+    shown = slider.get_by_test_id("stSliderThumbValue").inner_text().strip()
+    assert float(shown.replace(",", "")) == pytest.approx(expected, abs=step / 2)
+    # What the page shows belongs to the last value: one step away and back shows the same numbers.
+    settled = app_page.numbers()
+    app_page.press_slider(slider, "ArrowLeft")
+    app_page.wait_numbers_change(settled)
+    app_page.press_slider(slider, "ArrowRight")
+    app_page.wait_idle()
+    app_page.wait_drawn()
+    assert app_page.numbers() == settled, "after the burst the page showed the results of another value"
+    assert_clean(app_page)
+
+
+def test_error_map_hover_shows_the_pixel_its_colors_and_its_error(app_page):
+    from core.images.io import sample_image
+    from core.images.palette import palette_kmeans
+
+    app_page.open("Quantization error")
+    app_page.wait_drawn()
+    pixels = sample_image("china.jpg")
+    palette, labels = palette_kmeans(pixels, 8)
+    shared = palette[labels].astype(int)
+    height, width = labels.shape
+    for panel, (fx, fy) in (("error", (0.25, 0.6)), ("original", (0.7, 0.3))):
+        box = app_page.page.locator(f"figure[data-panel={panel}] canvas").bounding_box()
+        column, row = int(fx * width), int(fy * height)
+        # The centre of the pixel (row, column) on screen.
+        app_page.page.mouse.move(
+            box["x"] + (column + 0.5) * box["width"] / width, box["y"] + (row + 0.5) * box["height"] / height
+        )
+        lines = app_page.page.locator(".qe-tooltip").inner_text().splitlines()
+        original = ", ".join(str(c) for c in pixels[row, column])
+        quantized = ", ".join(str(c) for c in shared[row, column])
+        error = int(np.abs(pixels[row, column].astype(int) - shared[row, column]).sum())
+        assert lines == [
+            f"row {row}, column {column}",
+            f"original rgb({original})",
+            f"shared rgb({quantized})",
+            f"error E = {error}",
+        ]
+    assert_clean(app_page)
