@@ -19,7 +19,10 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,8 +46,10 @@ from tests.conftest import (  # noqa: E402
     start_streamlit,
     stop_streamlit,
 )
+from ui.warm_up import DONE_MESSAGE  # noqa: E402
 
 WARM_UP_MOVES = 2
+WARM_UP_TIMEOUT_SECONDS = 600
 
 
 def renderers(pids: list[int]) -> list[int]:
@@ -64,8 +69,8 @@ async def settle(reader: BrowserReader) -> None:
     await reader.page.wait_for_function(IDLE_JS, timeout=UPDATE_TIMEOUT_MS, polling=100)
     try:
         await reader.page.wait_for_function(PLOTS_DRAWN_JS, timeout=UPDATE_TIMEOUT_MS, polling=100)
-    except Exception:
-        pass  # counted as it is: a chart that never draws shows in the page's errors, not here
+    except PlaywrightTimeoutError:
+        print(f"a chart was still not drawn after {UPDATE_TIMEOUT_MS / 1000:g} s", file=sys.stderr)
 
 
 def base_commit() -> str:
@@ -94,6 +99,21 @@ def without_servers(pids: list[int], server_pids: set[int]) -> list[int]:
         if ancestor not in server_pids:
             found.append(pid)
     return found
+
+
+async def wait_for_warm_up(browser, url: str, root: Path, log_path: Path) -> None:
+    """Open the app once, and if this tree warms its pages at start (ui/warm_up.py), wait until it has:
+    a warm-up running beside the moves would be measured with them."""
+    reader = BrowserReader(browser, url)
+    await reader.open_app()
+    await reader.close()
+    if not (root / "ui" / "warm_up.py").exists():
+        return
+    deadline = time.monotonic() + WARM_UP_TIMEOUT_SECONDS
+    while DONE_MESSAGE not in log_path.read_text(errors="replace"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no warm-up line in {log_path} after {WARM_UP_TIMEOUT_SECONDS} s")
+        await asyncio.sleep(0.5)
 
 
 async def measure(browser, url: str, server_pids: set[int], server_pid: int, title: str, moves: int) -> tuple[dict[str, float], Results]:
@@ -138,7 +158,7 @@ def print_table(name: str, rows: list[tuple[str, dict[str, float], Results]], ba
     print()
 
 
-async def main(moves: int, before_ref: str) -> None:
+async def main(moves: int, before_ref: str, only: list[str]) -> None:
     from playwright.async_api import async_playwright
 
     work = Path(tempfile.mkdtemp(prefix="browser_cost_"))
@@ -151,7 +171,9 @@ async def main(moves: int, before_ref: str) -> None:
             servers[name] = start_streamlit(work / f"{name}.log", root=root)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            for title in registered_pages():
+            for name, (process, url) in servers.items():
+                await wait_for_warm_up(browser, url, before_tree if name == "before" else ROOT, work / f"{name}.log")
+            for title in [title for title in registered_pages() if not only or title in only]:
                 for name, (process, url) in servers.items():
                     server_pids = {process.pid for process, _ in servers.values()}
                     cost, results = await measure(browser, url, server_pids, process.pid, title, moves)
@@ -173,5 +195,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=10, help="timed slider moves per page")
     parser.add_argument("--before", default=None, help="git ref of the tree to compare with (default: where this branch left main)")
+    parser.add_argument("--page", action="append", default=[], help="measure only this page (repeatable)")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.moves, arguments.before or base_commit()))
+    asyncio.run(main(arguments.moves, arguments.before or base_commit(), arguments.page))

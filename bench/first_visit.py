@@ -89,11 +89,12 @@ def main(warm_up_timeout: float) -> None:
             landing = time.perf_counter() - landing
             warm = wait_for_line(server, DONE_MESSAGE, warm_up_timeout)
             for title in registered_pages():
+                print(f"opening {title}", file=sys.stderr, flush=True)
                 rows.append((title, first_visit(browser, server, title)))
             browser.close()
     finally:
         stop_streamlit(process)
-    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    load = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     print(f"Fresh server: healthy after {healthy:.1f} s; landing page (first session) {landing:.1f} s; "
           f"warm-up done {'after ' + format(warm, '.1f') + ' s more' if warm is not None else 'NOT within the timeout'}.")
     print(f"Load: {load}")

@@ -108,12 +108,17 @@ class BrowserReader:
         self.context = None
         self.page = None
 
-    async def open(self, title: str) -> None:
-        """Load the app and follow the sidebar link to title, waiting for the page's first run to finish."""
+    async def open_app(self) -> None:
+        """Load the app's landing page in a new context and wait for its first run to finish."""
         self.context = await self.browser.new_context(viewport=VIEWPORT)
         page = self.page = await self.context.new_page()
         await page.goto(self.url + "/", timeout=OPEN_TIMEOUT_MS, wait_until="domcontentloaded")
         await page.wait_for_function(IDLE_JS, timeout=OPEN_TIMEOUT_MS, polling=200)
+
+    async def open(self, title: str) -> None:
+        """Load the app and follow the sidebar link to title, waiting for the page's first run to finish."""
+        await self.open_app()
+        page = self.page
         home = await page.locator("[data-testid=stMain] h1").inner_text()
         await page.locator("[data-testid=stSidebarNav] a").filter(has=page.get_by_text(title, exact=True)).click()
         await page.wait_for_function(

@@ -15,9 +15,8 @@ import time
 
 import numpy as np
 import pytest
+from conftest import ROOT, SLIDERS_THAT_CHANGE_NO_NUMBER, TRACEBACK, registered_pages
 from PIL import Image
-
-from conftest import ROOT, SLIDERS_THAT_CHANGE_NO_NUMBER, registered_pages
 
 HOME = "Home"
 PAGES = registered_pages()
@@ -245,3 +244,18 @@ def test_error_map_hover_shows_the_pixel_its_colors_and_its_error(app_page):
             f"error E = {error}",
         ]
     assert_clean(app_page)
+
+
+def test_server_warms_every_page_in_the_background(app_page):
+    from ui.warm_up import DONE_MESSAGE
+
+    app_page.open()  # any session's first run starts the warm-up, once per server process
+    deadline = time.monotonic() + 300
+    while DONE_MESSAGE not in app_page.server.log() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    log = app_page.server.log()
+    assert DONE_MESSAGE in log
+    for path in PAGES.values():
+        assert f"Warm-up: {path.removeprefix('pages/').removesuffix('.py')} in" in log
+    assert "did not finish" not in log
+    assert TRACEBACK not in log

@@ -12,9 +12,9 @@ import threading
 import time
 from collections.abc import Iterable
 
+from streamlit.logger import get_logger
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-from streamlit.logger import get_logger
 from streamlit.runtime import Runtime
 
 PAGE_TIMEOUT_SECONDS = 600
@@ -38,7 +38,7 @@ class _HeadlessClient:
 
 def on_event_loop(runtime: Runtime, function, *args):
     """Call function(*args) on the server's event loop (the runtime's session calls must run there); return its result."""
-    loop = runtime._get_async_objs().eventloop  # noqa: SLF001 — the runtime offers no public handle
+    loop = runtime._get_async_objs().eventloop  # the runtime offers no public handle
     done = threading.Event()
     result = []
     loop.call_soon_threadsafe(lambda: (result.append(function(*args)), done.set()))
@@ -70,7 +70,7 @@ def visit_pages(url_paths: Iterable[str]) -> None:
 def start_warm_up(url_paths: list[str]) -> None:
     """Visit the pages in a background thread of a running server; do nothing where no server runs (AppTest)."""
     try:
-        Runtime.instance()._get_async_objs()  # noqa: SLF001 — raises unless a server runs this runtime
+        Runtime.instance()._get_async_objs()  # raises unless a server runs this runtime
     except RuntimeError:
         return
     threading.Thread(target=visit_pages, args=(url_paths,), name="warm-up", daemon=True).start()

@@ -19,12 +19,16 @@ function loadPlotly(url) {
   return window.quantizationExplorerPlotly;
 }
 
-// The theme's text colour and font, which Streamlit sets as CSS variables around the component.
-function themed(layout, element) {
-  const style = getComputedStyle(element);
-  const color = style.getPropertyValue("--st-text-color").trim();
-  const family = style.getPropertyValue("--st-font").trim();
-  const font = { ...(color && { color }), ...(family && { family }), ...(layout.font || {}) };
+// The theme's text colour and font, which Streamlit sets as CSS variables around the component. Read
+// once per chart: getComputedStyle in the middle of Streamlit's DOM updates forces a style recalculation.
+function themed(layout, plot, element) {
+  if (!plot.qeTheme) {
+    const style = getComputedStyle(element);
+    const color = style.getPropertyValue("--st-text-color").trim();
+    const family = style.getPropertyValue("--st-font").trim();
+    plot.qeTheme = { ...(color && { color }), ...(family && { family }) };
+  }
+  const font = { ...plot.qeTheme, ...(layout.font || {}) };
   return { paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", ...layout, font };
 }
 
@@ -39,7 +43,7 @@ export default function ({ parentElement, data }) {
   const figure = JSON.parse(data.figure);
   loadPlotly(data.plotly_url).then((Plotly) => {
     if (!plot.isConnected) return; // a newer figure or a page change got here first
-    const layout = themed(figure.layout || {}, parentElement);
+    const layout = themed(figure.layout || {}, plot, parentElement);
     Plotly.react(plot, figure.data || [], layout, { responsive: true, displaylogo: false, ...data.config });
     plot.dataset.drawn = data.revision;
   });
