@@ -7,6 +7,7 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from ui import story
+from ui.charts import preload_plotly
 from ui.warm_up import start_warm_up
 
 
@@ -73,5 +74,6 @@ def landing() -> None:
 
 
 warm_up()
+preload_plotly()
 home = st.Page(landing, title="Home", icon=":material/home:", default=True)
 st.navigation({"": [home], **sections()}).run()

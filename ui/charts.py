@@ -163,6 +163,11 @@ def matrix_heatmap(
     mount(_matrix, key, data, where)
 
 
+def preload_plotly() -> None:
+    """Start loading plotly.js in this tab now (an invisible element), so the first chart a reader opens is drawn at once."""
+    _chart(key="plotly_preload", data={"plotly_url": PLOTLY_URL, "preload": True})
+
+
 def call_site_key() -> str:
     """A key for a chart drawn without one: the page file and line of the plotly_chart call, the same on every run."""
     caller = sys._getframe(2)

@@ -33,23 +33,49 @@ function themed(layout, plot, element) {
 }
 
 export default function ({ parentElement, data }) {
+  if (data.preload) {
+    // Nothing to draw: start loading plotly.js while the reader is still deciding where to go, and
+    // take no room on the page.
+    const container = parentElement.closest("[data-testid=stElementContainer]");
+    if (container) container.style.display = "none";
+    loadPlotly(data.plotly_url).catch(() => {}); // a chart's own draw reports a failure
+    return;
+  }
   let plot = parentElement.querySelector("div.qe-plotly-chart");
   if (!plot) {
     plot = document.createElement("div");
     plot.className = "qe-plotly-chart";
     parentElement.appendChild(plot);
   }
-  plot.dataset.expected = data.revision; // browser tests wait until drawn === expected
   const figure = JSON.parse(data.figure);
-  loadPlotly(data.plotly_url).then((Plotly) => {
-    if (!plot.isConnected) return; // a newer figure or a page change got here first
-    const layout = themed(figure.layout || {}, plot, parentElement);
-    Plotly.react(plot, figure.data || [], layout, { responsive: true, displaylogo: false, ...data.config });
-    plot.dataset.drawn = data.revision;
-  });
+  const draw = () => {
+    plot.dataset.expected = data.revision; // browser tests wait until drawn === expected
+    loadPlotly(data.plotly_url).then((Plotly) => {
+      if (!plot.isConnected || plot.dataset.expected !== data.revision) return; // newer data or a page change
+      const layout = themed(figure.layout || {}, plot, parentElement);
+      Plotly.react(plot, figure.data || [], layout, { responsive: true, displaylogo: false, ...data.config });
+      plot.dataset.drawn = data.revision;
+    });
+  };
+  // A chart in a closed expander or tab has no width: plotly would draw it at a wrong size, and
+  // redrawing it on every move is wasted. It is drawn when it first gets a width.
+  plot.qeObserver?.disconnect();
+  if (parentElement.offsetWidth > 0) {
+    draw();
+  } else {
+    delete plot.dataset.expected;
+    plot.qeObserver = new ResizeObserver(() => {
+      if (parentElement.offsetWidth === 0) return;
+      plot.qeObserver.disconnect();
+      draw();
+    });
+    plot.qeObserver.observe(parentElement);
+  }
   // Streamlit calls this when the component leaves the page, and also at once when new data arrives
   // while this draw is still starting: only a div that has left the document may be purged.
   return () => {
-    if (!plot.isConnected && window.Plotly) window.Plotly.purge(plot);
+    if (plot.isConnected) return;
+    plot.qeObserver?.disconnect();
+    if (window.Plotly) window.Plotly.purge(plot);
   };
 }
