@@ -197,3 +197,14 @@ def test_non_image_upload_shows_an_error_and_the_page_carries_on() -> None:
     assert not app.exception
     assert "not an image" in app.sidebar.error[0].value
     assert metric(app, "Average error") == f"{brute_force_errors(CHINA, 8).mean():.2f}"
+
+
+def test_presentation_mode_sets_chart_text_of_16_px_or_more() -> None:
+    app = open_page()
+    assert curve_figure(app)["layout"].get("font", {}).get("size") is None  # plotly's 12 px by default
+    assert not error_map_data(app)["presentation"]
+    app.session_state["presentation"] = True  # the session-wide toggle's key
+    app.run()
+    layout = curve_figure(app)["layout"]
+    assert layout["font"]["size"] >= 16 and layout["hoverlabel"]["font"]["size"] >= 16
+    assert error_map_data(app)["presentation"]  # the canvases' text grows with the page (ui/components/canvas_views.css)
