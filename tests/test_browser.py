@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -203,8 +204,9 @@ def test_holding_an_arrow_key_on_the_main_slider_ends_clean_on_the_last_value(ap
     slider = app_page.page.locator("[data-testid=stSlider]", has_text=label).first
     expected = min(top, start + presses * step)
     assert thumb_value(slider) == pytest.approx(expected), f"{presses} presses from {start:g} should end at {expected:g}"
+    # The label over the thumb is the one the slider gives its value (a number, or a name such as "float32").
     shown = slider.get_by_test_id("stSliderThumbValue").inner_text().strip()
-    assert float(shown.replace(",", "")) == pytest.approx(expected, abs=step / 2)
+    assert shown == slider.locator("input[type=range]").get_attribute("aria-valuetext")
     # What the page shows belongs to the last value: one step away and back shows the same numbers.
     settled = app_page.numbers()
     app_page.press_slider(slider, "ArrowLeft")
@@ -229,20 +231,19 @@ def test_error_map_hover_shows_the_pixel_its_colors_and_its_error(app_page):
     for panel, (fx, fy) in (("error", (0.25, 0.6)), ("original", (0.7, 0.3))):
         box = app_page.page.locator(f"figure[data-panel={panel}] canvas").bounding_box()
         column, row = int(fx * width), int(fy * height)
-        # The centre of the pixel (row, column) on screen.
+        # Near the pixel (row, column): a screen pixel covers several image pixels at this size, so the
+        # tooltip is checked against the pixel it names, which must be within a screen pixel of the aim.
         app_page.page.mouse.move(
             box["x"] + (column + 0.5) * box["width"] / width, box["y"] + (row + 0.5) * box["height"] / height
         )
         lines = app_page.page.locator(".qe-tooltip").inner_text().splitlines()
-        original = ", ".join(str(c) for c in pixels[row, column])
-        quantized = ", ".join(str(c) for c in shared[row, column])
-        error = int(np.abs(pixels[row, column].astype(int) - shared[row, column]).sum())
-        assert lines == [
-            f"row {row}, column {column}",
-            f"original rgb({original})",
-            f"shared rgb({quantized})",
-            f"error E = {error}",
-        ]
+        shown_row, shown_column = (int(n) for n in re.fullmatch(r"row (\d+), column (\d+)", lines[0]).groups())
+        per_screen_pixel = max(width / box["width"], height / box["height"])
+        assert abs(shown_row - row) <= per_screen_pixel + 1 and abs(shown_column - column) <= per_screen_pixel + 1
+        original = ", ".join(str(c) for c in pixels[shown_row, shown_column])
+        quantized = ", ".join(str(c) for c in shared[shown_row, shown_column])
+        error = int(np.abs(pixels[shown_row, shown_column].astype(int) - shared[shown_row, shown_column]).sum())
+        assert lines[1:] == [f"original rgb({original})", f"shared rgb({quantized})", f"error E = {error}"]
     assert_clean(app_page)
 
 
