@@ -1,0 +1,57 @@
+"""Random-sign Hadamard rotations (as QuaRot and QuIP# apply them before quantizing): an orthogonal matrix
+that spreads one large value evenly over many, so a block's scale is no longer set by an outlier.
+
+The rotation acts on the last axis in chunks of R values, R the largest power of two dividing its length
+(at most MAX_SIZE): y = H_R · diag(s) · x / sqrt(R) with H_R the Sylvester Hadamard matrix and s a seeded
+vector of ±1. It is orthogonal, so it keeps every norm; `unrotate` is its transpose. In a layer y = W x it
+can be folded in: W x = (W Q)(Q^T x), which is why it acts along the input (last) axis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.checks import finite_array, integer_in_range
+
+MAX_SIZE = 4096
+
+
+def rotation_size(length: int) -> int:
+    """R: the largest power of two that divides `length`, at most MAX_SIZE (1 for an odd length)."""
+    length = integer_in_range(length, "length", 1, 2**62)
+    return min(length & -length, MAX_SIZE)
+
+
+def random_signs(size: int, seed: int) -> np.ndarray:
+    """The seeded ±1 diagonal, (size,) float32."""
+    rng = np.random.default_rng(integer_in_range(seed, "seed", 0, 2**32 - 1))
+    return np.where(rng.random(size) < 0.5, np.float32(-1), np.float32(1))
+
+
+def rotate(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """x (any shape, float) rotated along its last axis: H · diag(s) · x / sqrt(R) per chunk of R; float32."""
+    x = finite_array(x, "x").astype(np.float32)
+    size = rotation_size(x.shape[-1])
+    chunks = x.reshape(-1, size) * random_signs(size, seed)
+    return _hadamard(chunks).reshape(x.shape)
+
+
+def unrotate(y: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The inverse of rotate(·, seed): diag(s) · H · y / sqrt(R) per chunk; float32 with y's shape."""
+    y = finite_array(y, "y").astype(np.float32)
+    size = rotation_size(y.shape[-1])
+    return (_hadamard(y.reshape(-1, size)) * random_signs(size, seed)).reshape(y.shape)
+
+
+def _hadamard(rows: np.ndarray) -> np.ndarray:
+    """H_R · row / sqrt(R) for every row of an (m, R) array: the fast Walsh–Hadamard transform, log2(R) butterflies."""
+    size = rows.shape[1]
+    out = rows.copy()
+    half = 1
+    while half < size:
+        pairs = out.reshape(-1, size // (2 * half), 2, half)
+        first, second = pairs[:, :, 0, :].copy(), pairs[:, :, 1, :]
+        pairs[:, :, 0, :] += second
+        pairs[:, :, 1, :] = first - second
+        half *= 2
+    return out * np.float32(1 / np.sqrt(size))
