@@ -73,7 +73,7 @@ def mx_decode(fields: dict[str, np.ndarray], element: FloatFormat) -> np.ndarray
 def e8m0_value(byte: np.ndarray) -> np.ndarray:
     """float32 value of E8M0 scale bytes: 2^(byte - 127), NaN for 0xFF."""
     byte = np.asarray(byte)
-    return np.where(byte == E8M0_NAN, np.float32(np.nan), np.ldexp(np.float32(1), byte.astype(np.int32) - E8M0_BIAS))
+    return np.where(byte == E8M0_NAN, np.float32(np.nan), np.ldexp(np.float32(1), np.minimum(byte, E8M0_NAN - 1).astype(np.int32) - E8M0_BIAS))
 
 
 NVFP4_LAYOUT = Layout(

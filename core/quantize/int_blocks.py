@@ -13,7 +13,7 @@ down made amax / scale exceed the top code, by at most (top code) * 2^-11 of the
 
 NF4 (Dettmers et al., QLoRA, 2023): 64 values share their absmax, stored as float32; each value is the index
 of the nearest of 16 levels (NF4_LEVELS, normal quantiles scaled to [-1, 1], with an exact 0) for x / absmax.
-The error is at most absmax times half the widest gap between levels (0.1385).
+The error is at most absmax times half the widest gap between levels (-1 … -0.696: 0.152).
 Double quantization ("nf4_dq") stores each absmax in 8 bits instead of 32: the tensor's mean absmax (float32)
 is subtracted, and the centred absmaxes, in groups of 256 blocks, are stored as FP8 E4M3 with one float32
 scale per group (group amax / 448). The QLoRA paper's 8-bit floats, block 256; bitsandbytes codes them with

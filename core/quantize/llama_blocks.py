@@ -113,29 +113,31 @@ def _fit_scale_min(x: np.ndarray, weights: np.ndarray, top: int = 15) -> tuple[n
     flat = span == 0
     span = np.where(flat, np.float32(1), span)
     position = (x - low[:, :, None]) / span[:, :, None]  # in [0, 1]
-    weighted_x = weights * x
-    sum_w, sum_x, sum_x2 = weights.sum(axis=2), weighted_x.sum(axis=2), (weighted_x * x).sum(axis=2)
+    sum_w, sum_x = weights.sum(axis=2), np.einsum("ijk,ijk->ij", weights, x)
+    sum_x2 = np.einsum("ijk,ijk->ij", weights * x, x)
 
-    def candidate(multiplier: float) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Codes at iscale = multiplier / span (nearest_int rounds half to even), and Σw·q, Σw·q², Σw·x·q."""
-        codes = np.clip(np.rint(position * np.float32(multiplier)), 0, top)
+    def codes_at(multiplier: np.ndarray | float) -> np.ndarray:
+        """Codes at iscale = multiplier / span (nearest_int rounds half to even)."""
+        return np.clip(np.rint(position * np.float32(multiplier)), 0, top)
+
+    def sums(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Σ w·q, Σ w·q², Σ w·q·x."""
         weighted = weights * codes
-        return codes, (weighted.sum(axis=2), (weighted * codes).sum(axis=2), (weighted_x * codes).sum(axis=2))
+        return weighted.sum(axis=2), np.einsum("ijk,ijk->ij", weighted, codes), np.einsum("ijk,ijk->ij", weighted, x)
 
-    def error(scale: np.ndarray, minimum: np.ndarray, sums: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    def error(scale: np.ndarray, minimum: np.ndarray, sum_l: np.ndarray, sum_l2: np.ndarray, sum_xl: np.ndarray) -> np.ndarray:
         """Σ w (scale * q + min - x)^2, expanded into the sums."""
-        sum_l, sum_l2, sum_xl = sums
         return (
             scale * scale * sum_l2 + minimum * minimum * sum_w + sum_x2
             + 2 * scale * minimum * sum_l - 2 * scale * sum_xl - 2 * minimum * sum_x
         )
 
-    best_codes, sums = candidate(top)
     best_scale, best_min = span / np.float32(top), low
-    best_error = error(best_scale, best_min, sums)
+    best_error = error(best_scale, best_min, *sums(codes_at(top)))
+    best_multiplier = np.full(span.shape, np.float32(top))
     for step in range(Q4_K_STEPS + 1):
-        codes, sums = candidate(top + Q4_K_RMIN + Q4_K_RDELTA * step)
-        sum_l, sum_l2, sum_xl = sums
+        multiplier = np.float32(top + Q4_K_RMIN + Q4_K_RDELTA * step)
+        sum_l, sum_l2, sum_xl = sums(codes_at(multiplier))
         determinant = sum_w * sum_l2 - sum_l * sum_l
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = (sum_w * sum_xl - sum_x * sum_l) / determinant
@@ -143,13 +145,13 @@ def _fit_scale_min(x: np.ndarray, weights: np.ndarray, top: int = 15) -> tuple[n
             positive_min = minimum > 0
             scale = np.where(positive_min, sum_xl / sum_l2, scale)
         minimum = np.where(positive_min, np.float32(0), minimum)
-        candidate_error = error(scale, minimum, sums)
+        candidate_error = error(scale, minimum, sum_l, sum_l2, sum_xl)
         better = (determinant > 0) & (candidate_error < best_error)
-        best_codes = np.where(better[:, :, None], codes, best_codes)
         best_scale = np.where(better, scale, best_scale)
         best_min = np.where(better, minimum, best_min)
         best_error = np.where(better, candidate_error, best_error)
-    best_codes = np.where(flat[:, :, None], 0, best_codes)
+        best_multiplier = np.where(better, multiplier, best_multiplier)
+    best_codes = np.where(flat[:, :, None], 0, codes_at(best_multiplier[:, :, None]))
     return np.where(flat, np.float32(0), best_scale).astype(np.float32), (-best_min).astype(np.float32), best_codes
 
 

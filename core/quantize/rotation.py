@@ -9,6 +9,8 @@ can be folded in: W x = (W Q)(Q^T x), which is why it acts along the input (last
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from core.checks import finite_array, integer_in_range
@@ -44,14 +46,20 @@ def unrotate(y: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def _hadamard(rows: np.ndarray) -> np.ndarray:
-    """H_R · row / sqrt(R) for every row of an (m, R) array: the fast Walsh–Hadamard transform, log2(R) butterflies."""
+    """H_R · row / sqrt(R) for every row of an (m, R) array. H_R = H_a ⊗ H_b (a·b = R): a row read as an (a, b)
+    matrix V maps to H_a · V · H_b, two small matrix products instead of an R × R one."""
     size = rows.shape[1]
-    out = rows.copy()
-    half = 1
-    while half < size:
-        pairs = out.reshape(-1, size // (2 * half), 2, half)
-        first, second = pairs[:, :, 0, :].copy(), pairs[:, :, 1, :]
-        pairs[:, :, 0, :] += second
-        pairs[:, :, 1, :] = first - second
-        half *= 2
-    return out * np.float32(1 / np.sqrt(size))
+    a = 2 ** ((size.bit_length()) // 2)
+    b = size // a
+    product = np.matmul(_sylvester(a), rows.reshape(-1, a, b) @ _sylvester(b))
+    return product.reshape(rows.shape) * np.float32(1 / np.sqrt(size))
+
+
+@lru_cache(maxsize=None)
+def _sylvester(size: int) -> np.ndarray:
+    """The (size, size) Sylvester Hadamard matrix of ±1 (size a power of two), float32."""
+    matrix = np.ones((1, 1), dtype=np.float32)
+    while matrix.shape[0] < size:
+        matrix = np.block([[matrix, matrix], [matrix, -matrix]])
+    matrix.flags.writeable = False
+    return matrix
