@@ -32,6 +32,7 @@ FAMILY_COLORS = {
 KMEANS_COLOR = "#17becf"
 OUTLIER_PAIRS = {"INT4": ("int4_tensor", "int4_g32"), "FP4 (E2M1)": ("fp4_e2m1", "mxfp4")}
 ROTATION_SEED = 0
+ZOOM_BITS = [3.9, 4.8]
 HISTOGRAM_BINS = 81
 
 
@@ -71,8 +72,9 @@ def percent(value: float) -> str:
     return f"{100 * value:.3g}%"
 
 
-def scatter(results: dict[str, list], kmeans: dict[str, list], rotated: dict[str, list] | None, axis: str) -> go.Figure:
-    """Bits per weight against relative error (log) or SQNR, one colour per family, k-means as a dashed curve."""
+def scatter(results: dict[str, list], kmeans: dict[str, list], rotated: dict[str, list] | None, axis: str, zoom: bool) -> go.Figure:
+    """Bits per weight against relative error (log) or SQNR, one colour per family, k-means as a dashed curve;
+    `zoom` shows only the formats near 4 bits."""
     figure = go.Figure()
     key = "relative_error" if axis == "relative" else "sqnr_db"
     kmeans_y = kmeans["relative_error"] if axis == "relative" else [format_comparison.sqnr_db(e) for e in kmeans["relative_error"]]
@@ -83,13 +85,15 @@ def scatter(results: dict[str, list], kmeans: dict[str, list], rotated: dict[str
             hovertemplate="%{text}: %{x:.3f} bits/weight, %{y:.4g}<extra></extra>",
         )
     )
+    positions = label_positions(results["bits_per_weight"], results[key])
     for family, color in FAMILY_COLORS.items():
         rows = [i for i, f in enumerate(results["family"]) if f == family]
         figure.add_trace(
             go.Scatter(
                 x=[results["bits_per_weight"][i] for i in rows], y=[results[key][i] for i in rows],
                 mode="markers+text", name=family, marker=dict(color=color, size=10),
-                text=[results["format"][i] for i in rows], textposition="top center", textfont=dict(size=10),
+                text=[results["format"][i] for i in rows], textfont=dict(size=11),
+                textposition=[positions[i] for i in rows],
                 hovertemplate="%{text}: %{x:.4f} bits/weight, %{y:.4g}<extra></extra>",
             )
         )
@@ -105,12 +109,29 @@ def scatter(results: dict[str, list], kmeans: dict[str, list], rotated: dict[str
         height=520 if st.session_state.get("presentation", False) else 460, margin=dict(l=10, r=10, t=30, b=10),
         legend=dict(orientation="h", y=-0.18),
     )
-    figure.update_xaxes(title="bits per weight (codes + every scale)", range=[0.5, 9])
+    figure.update_xaxes(title="bits per weight (codes + every scale)", range=ZOOM_BITS if zoom else [0.5, 9])
+    shown = [y for x, y in zip(results["bits_per_weight"], results[key]) if not zoom or ZOOM_BITS[0] <= x <= ZOOM_BITS[1]]
+    if rotated:
+        shown += [y for x, y in zip(rotated["bits_per_weight"], rotated[key]) if not zoom or ZOOM_BITS[0] <= x <= ZOOM_BITS[1]]
     if axis == "relative":
-        figure.update_yaxes(title="relative error ‖W − Q‖ / ‖W‖ (log)", type="log")
+        low, high = np.log10(min(shown)), np.log10(max(shown))
+        range_y = [low - 0.08, high + 0.08] if zoom else None
+        figure.update_yaxes(title="relative error ‖W − Q‖ / ‖W‖ (log)", type="log", range=range_y)
     else:
-        figure.update_yaxes(title="SQNR (dB, higher is better)")
+        figure.update_yaxes(title="SQNR (dB, higher is better)", range=[min(shown) - 1, max(shown) + 1] if zoom else None)
     return figure
+
+
+def label_positions(xs: list[float], ys: list[float]) -> list[str]:
+    """Where each point's label goes: above a point alone at its bits per weight; points sharing one alternate
+    right and left, from the lowest error up, so their labels do not sit on each other."""
+    positions = ["top center"] * len(xs)
+    for x in set(round(v, 2) for v in xs):
+        same = sorted((i for i, v in enumerate(xs) if round(v, 2) == x), key=lambda i: ys[i])
+        if len(same) > 1:
+            for rank, i in enumerate(same):
+                positions[i] = "middle right" if rank % 2 == 0 else "middle left"
+    return positions
 
 
 def describe(results: dict[str, list], kmeans: dict[str, list]) -> str:
@@ -169,13 +190,14 @@ else:
 weights = weights_for(choice, n, seed)
 
 st.subheader("Bits per weight against error")
-controls = st.columns(2)
+controls = st.columns(3)
 axis = controls[0].radio("Error axis", ["relative", "sqnr"], horizontal=True, format_func={"relative": "Relative error", "sqnr": "SQNR (dB)"}.get)
-show_rotated = controls[1].toggle("Also rotate first (random-sign Hadamard)", key="formats_rotated")
+zoom = controls[1].radio("Show", [True, False], horizontal=True, format_func={True: "the ~4-bit formats", False: "all formats"}.get, key="formats_zoom")
+show_rotated = controls[2].toggle("Rotate first too", key="formats_rotated", help="Also store every format after a random-sign Hadamard rotation (hollow markers).")
 results = comparison(choice, n, seed, False)
 rotated = comparison(choice, n, seed, True) if show_rotated else None
 kmeans = kmeans_curve(choice, n, seed)
-plotly_chart(scatter(results, kmeans, rotated, axis), key="formats_scatter")
+plotly_chart(scatter(results, kmeans, rotated, axis, zoom), key="formats_scatter")
 st.markdown(describe(results, kmeans))
 
 table = {
@@ -255,11 +277,15 @@ before_x, before_counts = histogram(original, limit)
 after_x, after_counts = histogram(told.rotated, limit)
 histograms = go.Figure(
     [
-        go.Bar(x=before_x, y=before_counts, name="weights", marker_color="#7f7f7f", opacity=0.7),
-        go.Bar(x=after_x, y=after_counts, name="after the rotation", marker_color="#2ca02c", opacity=0.7),
+        go.Bar(x=before_x, y=before_counts, name="the weights", marker_color="#7f7f7f"),
+        go.Bar(x=after_x, y=after_counts, name="after the rotation", marker_color="#2ca02c"),
     ]
 )
-histograms.update_layout(barmode="overlay", height=320, margin=dict(l=10, r=10, t=20, b=10), xaxis_title="value", yaxis=dict(type="log", title="count (log)"))
+histograms.add_annotation(x=float(original.reshape(-1)[np.abs(original).argmax()]), y=0, yref="y", text="the outlier", showarrow=True, ay=-40)
+histograms.update_layout(
+    barmode="group", bargap=0, height=320, margin=dict(l=10, r=10, t=20, b=10), xaxis_title="value",
+    yaxis=dict(type="log", title="count (log)"), legend=dict(orientation="h", y=1.12),
+)
 chart_left, chart_right = st.columns(2)
 plotly_chart(bars, key="formats_outlier_errors", where=chart_left)
 plotly_chart(histograms, key="formats_outlier_histograms", where=chart_right)
