@@ -32,7 +32,7 @@ def random_signs(size: int, seed: int) -> np.ndarray:
 
 def rotate(x: np.ndarray, seed: int = 0) -> np.ndarray:
     """x (any shape, float) rotated along its last axis: H · diag(s) · x / sqrt(R) per chunk of R; float32."""
-    x = finite_array(x, "x").astype(np.float32)
+    x = _vectors(x, "x")
     size = rotation_size(x.shape[-1])
     chunks = x.reshape(-1, size) * random_signs(size, seed)
     return _hadamard(chunks).reshape(x.shape)
@@ -40,9 +40,16 @@ def rotate(x: np.ndarray, seed: int = 0) -> np.ndarray:
 
 def unrotate(y: np.ndarray, seed: int = 0) -> np.ndarray:
     """The inverse of rotate(·, seed): diag(s) · H · y / sqrt(R) per chunk; float32 with y's shape."""
-    y = finite_array(y, "y").astype(np.float32)
+    y = _vectors(y, "y")
     size = rotation_size(y.shape[-1])
     return (_hadamard(y.reshape(-1, size)) * random_signs(size, seed)).reshape(y.shape)
+
+
+def _vectors(values: object, name: str) -> np.ndarray:
+    array = finite_array(values, name)
+    if array.ndim == 0:
+        raise ValueError(f"{name} must have at least one axis to rotate along; got a single number")
+    return array.astype(np.float32)
 
 
 def _hadamard(rows: np.ndarray) -> np.ndarray:

@@ -393,6 +393,7 @@ def test_rotation_spreads_an_outlier_and_helps_the_block_it_was_in():
         (lambda: formats.quantize_dequantize(np.array([]), "q4_0"), "must not be empty"),
         (lambda: formats.bits_per_weight("q4_0", 0), "n must be from 1"),
         (lambda: formats.quantize_dequantize(np.ones(4), "q4_0", rotation_seed=-1), "seed"),
+        (lambda: formats.quantize_dequantize(np.float32(2), "q4_0", rotation_seed=0), "at least one axis"),
     ],
 )
 def test_bad_input_raises_value_error(call, message):
