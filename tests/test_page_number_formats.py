@@ -61,6 +61,9 @@ def test_distribution_and_rotation_column():
     assert nf4["relative error"].item() == pytest.approx(relative_error(weights, "nf4"), rel=1e-5)
     assert nf4["relative error, rotated"].item() == pytest.approx(relative_error(weights, "nf4", rotation_seed=0), rel=1e-5)
     assert "65,536 weights" in text(at)
+    ratios = {f: relative_error(weights, f, 0) / relative_error(weights, f) for f in formats.FORMATS}
+    best = min(ratios, key=ratios.get)
+    assert f"**{best}** changes most for the better: its error × {ratios[best]:.2f}" in text(at)
 
 
 def test_block_inspector_shows_the_stored_fields_and_decoded_values(app):

@@ -16,6 +16,7 @@ import numpy as np
 from core.checks import finite_array, integer_in_range
 
 MAX_SIZE = 4096
+_SIGN_STREAM = 0x48414441  # "HADA"
 
 
 def rotation_size(length: int) -> int:
@@ -26,7 +27,9 @@ def rotation_size(length: int) -> int:
 
 def random_signs(size: int, seed: int) -> np.ndarray:
     """The seeded ±1 diagonal, (size,) float32."""
-    rng = np.random.default_rng(integer_in_range(seed, "seed", 0, 2**32 - 1))
+    # A stream of its own: default_rng(seed) alone would repeat the draws of weights made with the same seed
+    # (Laplace weights from seed 0 begin with uniforms whose signs these would copy, aligning a whole row).
+    rng = np.random.default_rng([integer_in_range(seed, "seed", 0, 2**32 - 1), _SIGN_STREAM])
     return np.where(rng.random(size) < 0.5, np.float32(-1), np.float32(1))
 
 

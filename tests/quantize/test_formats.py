@@ -371,6 +371,13 @@ def test_rotation_is_the_random_sign_hadamard_and_its_inverse():
     assert not np.array_equal(rotation.random_signs(32, 7), rotation.random_signs(32, 8))
 
 
+def test_rotation_signs_are_not_the_weights_own_draws():
+    # weights drawn with the same seed must not share the signs' random stream (it once aligned a Laplace row).
+    for distribution in ("laplace", "normal", "uniform"):
+        weights = distributions.weight_matrix(distribution, 256, seed=0)
+        assert np.abs(rotation.rotate(weights, 0)).max() < 1.5 * np.abs(rotation.rotate(distributions.weight_matrix("normal", 256, 5), 0)).max()
+
+
 def test_rotation_spreads_an_outlier_and_helps_the_block_it_was_in():
     x = distributions.weight_matrix("outlier", 256, seed=0)
     rotated = rotation.rotate(x, 0)
