@@ -285,7 +285,7 @@ told = story(outlier_n, outlier_seed, per_tensor, per_block)
 errors, zeros = told.relative_errors, told.zero_fractions
 bars = go.Figure(go.Bar(x=list(told.names), y=errors, text=[percent(e) for e in errors], textposition="outside", marker_color=["#7f7f7f", "#2ca02c", "#1f77b4", "#2ca02c"]))
 bars.update_layout(height=320, margin=dict(l=10, r=10, t=20, b=10), yaxis_title="relative error")
-original = distributions.weight_matrix("outlier", outlier_n, outlier_seed)
+original = weights_for("outlier", outlier_n, outlier_seed)
 limit = float(np.abs(original).max()) * 1.05
 before_x, before_counts = histogram(original, limit)
 after_x, after_counts = histogram(told.rotated, limit)
