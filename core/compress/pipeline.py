@@ -38,7 +38,10 @@ class Settings:
     """Centroid initialisation, one of core.compress.sharing.INITIALISATIONS."""
     finetune: bool = True
     """Fine-tune the codebooks after weight sharing."""
-    retrain_epochs: int = 8
+    prune_steps: int = 4
+    """Iterative pruning: step i of n keeps kept^(i/n) of each layer, then retrains (Han et al. 2015)."""
+    retrain_epochs: int = 4
+    """Epochs of retraining after each pruning step."""
     finetune_epochs: int = 4
     seed: int = 0
 
@@ -56,6 +59,7 @@ class Settings:
             {layer: integer_in_range(self.index_bits[layer], f"index_bits[{layer!r}]", 1, MAX_INDEX_BITS) for layer in layers},
             self.init,
             bool(self.finetune),
+            integer_in_range(self.prune_steps, "prune_steps", 1, 20),
             integer_in_range(self.retrain_epochs, "retrain_epochs", 0, 100),
             integer_in_range(self.finetune_epochs, "finetune_epochs", 0, 100),
             integer_in_range(self.seed, "seed", 0, 2**32 - 1),
@@ -82,6 +86,8 @@ class Result:
     """The final .dc file (pruned, shared, fine-tuned if asked, Huffman-coded)."""
     layers: list[dict] = field(default_factory=list)
     """Per layer: the paper's Table 2 columns, measured on the final file (see `layer_table`)."""
+    pruned: dict[str, np.ndarray] = field(default_factory=dict)
+    """The state dict after pruning and retraining, before weight sharing (for `initialisation_sweep`)."""
 
     def ratio(self, stage: str = "+ Huffman") -> float:
         """float32 file bytes / this stage's file bytes."""
@@ -141,15 +147,18 @@ def compress(model: str, settings: Settings, progress: Progress | None = None) -
 
     state = net.load_state_dict()
     record("float32", save_compressed(model, state))
-    report(0.02, "pruning")
-    masks = {names[layer]: magnitude_mask(state[names[layer]], settings.kept[layer]) for layer in net.layer_shapes}
-    state = {name: np.where(masks[name], array, 0).astype(np.float32) if name in masks else array for name, array in state.items()}
-    if settings.retrain_epochs:
-        state = retrain_pruned(
-            net, state, masks, train_inputs, train_targets, settings.retrain_epochs, seed=settings.seed,
-            progress=lambda fraction, text: report(0.02 + 0.6 * fraction, text),
-        )
+    steps = settings.prune_steps
+    for step in range(1, steps + 1):
+        report(0.02 + 0.6 * (step - 1) / steps, f"pruning, step {step} of {steps}")
+        masks = {names[layer]: magnitude_mask(state[names[layer]], kept ** (step / steps)) for layer, kept in settings.kept.items()}
+        state = {name: np.where(masks[name], array, 0).astype(np.float32) if name in masks else array for name, array in state.items()}
+        if settings.retrain_epochs:
+            state = retrain_pruned(
+                net, state, masks, train_inputs, train_targets, settings.retrain_epochs, seed=settings.seed + step,
+                progress=lambda fraction, text: report(0.02 + 0.6 * (step - 1 + fraction) / steps, f"step {step} of {steps}: {text}"),
+            )
     record("pruned", save_compressed(model, state, masks=masks, index_bits=index_bits, huffman_coded=False))
+    pruned = state
     report(0.65, "sharing weights")
     shared = {
         names[layer]: share_weights(state[names[layer]], masks[names[layer]], settings.weight_bits[layer], settings.init, settings.seed)
@@ -167,4 +176,76 @@ def compress(model: str, settings: Settings, progress: Progress | None = None) -
     final = save_compressed(model, state, shared=shared, index_bits=index_bits, huffman_coded=True)
     record("+ Huffman", final)
     report(1.0, "done")
-    return Result(model, asdict(settings), stages, final, layer_table(final, stages[0].bytes))
+    return Result(model, asdict(settings), stages, final, layer_table(final, stages[0].bytes), pruned)
+
+
+def sensitivity(model: str, fractions: Sequence[float] = (1.0, 0.5, 0.3, 0.2, 0.1, 0.05, 0.02), progress: Progress | None = None) -> dict[str, list[float]]:
+    """Held-out score of the shipped model with one layer alone pruned to each kept fraction, no retraining
+    (the paper's Fig. 5): {layer: [score per fraction]}."""
+    net = network(model)
+    state = net.load_state_dict()
+    _, _, inputs, targets = net.data()
+    fractions = [kept_fraction(value, "fractions") for value in fractions]
+    scores: dict[str, list[float]] = {}
+    for index, layer in enumerate(net.layer_shapes):
+        if progress is not None:
+            progress(index / len(net.layer_shapes), f"pruning {layer} alone")
+        name = f"{layer}.weight"
+        scores[layer] = [
+            net.score({**state, name: np.where(magnitude_mask(state[name], fraction), state[name], 0)}, inputs, targets)
+            for fraction in fractions
+        ]
+    return scores
+
+
+def initialisation_sweep(
+    model: str,
+    pruned: Mapping[str, np.ndarray],
+    bit_widths: Sequence[int] = tuple(range(2, 9)),
+    inits: Sequence[str] = ("linear", "density", "random", "kmeans"),
+    finetune_epochs: int = 2,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, list[float]]]:
+    """Held-out score of a pruned model (its zeros are the masks) with every layer shared at each bit width
+    from each initialisation, before and after `finetune_epochs` of codebook fine-tuning:
+    {"before": {init: [score per width]}, "after": {...}}."""
+    net = network(model)
+    train_inputs, train_targets, inputs, targets = net.data()
+    names = _weight_names(net)
+    results: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
+    total = len(inits) * len(bit_widths)
+    for i, init in enumerate(inits):
+        for key in results:
+            results[key][init] = []
+        for j, width in enumerate(bit_widths):
+            if progress is not None:
+                progress((i * len(bit_widths) + j) / total, f"{init} at {width} bits")
+            shared = {name: share_weights(pruned[name], pruned[name] != 0, width, init, seed) for name in names.values()}
+            state = {name: shared[name].dense() if name in shared else np.asarray(array) for name, array in pruned.items()}
+            results["before"][init].append(net.score(state, inputs, targets))
+            if finetune_epochs:
+                _, state = finetune_codebooks(net, state, shared, train_inputs, train_targets, finetune_epochs, seed=seed)
+            results["after"][init].append(net.score(state, inputs, targets))
+    return results
+
+
+def bits_by_layer_kind(model: str, bit_widths: Sequence[int] = tuple(range(1, 9)), progress: Progress | None = None) -> dict[str, list[float]]:
+    """Held-out score of the shipped float model with only its conv layers, or only its FC layers, shared by
+    1-D k-means at each bit width (2^bits values per layer, no pruning, no retraining): {"conv": [...], "fc": [...]}."""
+    net = network(model)
+    state = net.load_state_dict()
+    _, _, inputs, targets = net.data()
+    groups = {"conv": [l for l, shape in net.layer_shapes.items() if len(shape) == 4], "fc": [l for l, shape in net.layer_shapes.items() if len(shape) == 2]}
+    results: dict[str, list[float]] = {}
+    for g, (group, layers) in enumerate(groups.items()):
+        results[group] = []
+        for j, width in enumerate(bit_widths):
+            if progress is not None:
+                progress((g * len(bit_widths) + j) / (2 * len(bit_widths)), f"{group} layers at {width} bits")
+            quantized = dict(state)
+            for layer in layers:
+                centroids, labels = kmeans_1d(state[f"{layer}.weight"], 2 ** check_bits(width))
+                quantized[f"{layer}.weight"] = centroids.astype(np.float32)[labels]
+            results[group].append(net.score(quantized, inputs, targets))
+    return results
