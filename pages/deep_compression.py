@@ -65,7 +65,7 @@ def waterfall(stages: list[dict], score_name: str, model: str) -> go.Figure:
     )
     paper = PAPER.get(model)
     if paper:
-        ratios = {"float32": 1, **paper["ratios"]}
+        ratios = paper["ratios"]
         figure.add_scatter(
             x=[n for n in names if n in ratios],
             y=[stages[0]["bytes"] / ratios[n] for n in names if n in ratios],
@@ -124,15 +124,20 @@ def settings_form(model: str, defaults: pipeline.Settings) -> pipeline.Settings 
 
 
 def wins_sentence(sweep: dict[str, list[float]], widths: list[int], higher_better: bool, title: str) -> str:
-    paper_inits = [init for init in ("linear", "density", "random") if init in sweep]
-    best = [max(paper_inits, key=lambda init: sweep[init][i] if higher_better else -sweep[init][i]) for i in range(len(widths))]
-    counts = {init: best.count(init) for init in paper_inits}
-    leader = max(counts, key=counts.get)
-    where = ", ".join(str(w) for w, b in zip(widths, best) if b == leader)
-    others = "; ".join(f"{INIT_LABELS[b]} at {w} bits" for w, b in zip(widths, best) if b != leader)
-    return f"On our {title}, **{INIT_LABELS[leader]}** is best at {counts[leader]} of {len(widths)} widths ({where} bits)" + (
-        f"; {others}." if others else "."
-    )
+    """What the measured sweep says about the paper's three starts: who is best alone, where they tie."""
+    starts = [init for init in ("linear", "density", "random") if init in sweep]
+    sign = 1 if higher_better else -1
+    sole, ties = {init: [] for init in starts}, []
+    for i, width in enumerate(widths):
+        best = max(sign * sweep[init][i] for init in starts)
+        winners = [init for init in starts if sign * sweep[init][i] == best]
+        (sole[winners[0]] if len(winners) == 1 else ties).append(width)
+    spread = max(max(sweep[init][i] for init in starts) - min(sweep[init][i] for init in starts) for i in range(len(widths)))
+    parts = [f"{INIT_LABELS[init]} alone at {', '.join(map(str, w))} bits" for init, w in sole.items() if w]
+    if ties:
+        parts.append(f"a tie at {', '.join(map(str, ties))} bits")
+    unit = f"{100 * spread:.1f} points ({round(spread * 500)} of 500 digits)" if higher_better else f"{spread:.5f} MSE"
+    return f"On our {title} the best start is: {'; '.join(parts)}. The widest gap between the three is {unit}."
 
 
 st.title("Deep Compression")
@@ -178,7 +183,7 @@ source = "your settings" if run is not None else f"the shipped file models/{ship
 st.subheader("The model shrinks, stage by stage")
 st.caption(f"Showing {source}. Every bar is the length of a real .dc file; the score is that file decoded and run on the held-out digits.")
 columns = st.columns(4)
-columns[0].metric("float32 file", f"{stages[0]['bytes']:,} B")
+columns[0].metric("float32 file", f"{stages[0]['bytes'] / 1e6:.2f} MB", help=f"{stages[0]['bytes']:,} bytes")
 columns[1].metric("compressed file", f"{stages[-1]['bytes']:,} B", f"{stages[0]['bytes'] / stages[-1]['bytes']:.1f}× smaller", delta_color="off")
 columns[2].metric(f"float {score_name}", score_text(stages[0]["score"], score_name))
 difference = stages[-1]["score"] - stages[0]["score"]
@@ -229,9 +234,9 @@ st.subheader("How much can each layer lose?")
 fractions = record["sensitivity_fractions"]
 figure = go.Figure()
 for layer, scores in record["sensitivity"].items():
-    figure.add_scatter(x=[100 * f for f in fractions], y=[100 * s if score_name == "accuracy" else s for s in scores], mode="lines+markers", name=layer)
+    figure.add_scatter(x=[f"{f:.0%}" for f in fractions], y=[100 * s if score_name == "accuracy" else s for s in scores], mode="lines+markers", name=layer)
 figure.update_layout(
-    xaxis=dict(title="kept % of the layer (others untouched, no retraining)", type="log", autorange="reversed"),
+    xaxis=dict(title="kept % of the layer (others untouched, no retraining)", type="category"),
     yaxis=dict(title="held-out accuracy %" if score_name == "accuracy" else "held-out MSE"),
     height=360,
     margin=dict(t=20),
@@ -269,7 +274,8 @@ figure.update_layout(
 plotly_chart(figure, key=f"inits_{model}_{stage}")
 st.markdown(
     "The paper found linear initialisation best at every width but 3 bits, because it keeps the rare large "
-    "weights that density and random starts leave without a centroid. "
+    "weights that density and random starts leave without a centroid. Lloyd's iterations then move every start "
+    "to a local optimum, and after pruning only the large weights remain, so the starts differ less. "
     + wins_sentence(sweep[stage], widths, score_name == "accuracy", net.title)
 )
 

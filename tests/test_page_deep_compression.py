@@ -36,7 +36,7 @@ def test_per_layer_table_is_the_papers_table_2(app):
 
 def test_initialisation_sentence_comes_from_the_measurements(app):
     text = " ".join(m.value for m in app.markdown)
-    assert "is best at" in text and "of 7 widths" in text
+    assert "the best start is" in text and "The widest gap between the three is" in text
 
 
 def test_lenet5_adds_conv_against_fc(app):

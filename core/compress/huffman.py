@@ -30,15 +30,20 @@ def _unlimited_lengths(counts: np.ndarray) -> np.ndarray:
     if present.size == 1:
         lengths[present] = 1
         return lengths
-    # Heap items: (count, tie-breaker, symbols under this node); merging adds one bit to each symbol below.
-    heap = [(int(counts[symbol]), int(symbol), [int(symbol)]) for symbol in present]
+    # Huffman's merges over nodes 0…m-1 (the symbols) and m… (each merge a new node, numbered upwards),
+    # ties broken by the smallest symbol below; a node's depth is its parent's plus one.
+    heap = [(int(counts[symbol]), int(symbol), node) for node, symbol in enumerate(present)]
     heapq.heapify(heap)
-    while len(heap) > 1:
-        count_a, tie_a, symbols_a = heapq.heappop(heap)
-        count_b, tie_b, symbols_b = heapq.heappop(heap)
-        lengths[symbols_a] += 1
-        lengths[symbols_b] += 1
-        heapq.heappush(heap, (count_a + count_b, min(tie_a, tie_b), symbols_a + symbols_b))
+    parent = [0] * (2 * present.size - 1)
+    for new_node in range(present.size, 2 * present.size - 1):
+        count_a, tie_a, node_a = heapq.heappop(heap)
+        count_b, tie_b, node_b = heapq.heappop(heap)
+        parent[node_a] = parent[node_b] = new_node
+        heapq.heappush(heap, (count_a + count_b, min(tie_a, tie_b), new_node))
+    depth = [0] * len(parent)
+    for node in range(len(parent) - 2, -1, -1):  # parents are numbered above their children
+        depth[node] = depth[parent[node]] + 1
+    lengths[present] = depth[: present.size]
     return lengths
 
 
