@@ -23,7 +23,8 @@ import torch
 from core.measure.reconstruction import mse
 from core.models import autoencoder, classifiers
 from core.models.mnist import load_split
-from core.quantize.layer_methods import METHODS, compare_methods, condition_number_2
+from core.quantize.layer_methods import METHODS, compare_methods, condition_number_2, measure
+from core.quantize.pq import OBJECTIVES, pq_bits_per_weight, product_quantize
 
 STUDY_PATH = Path(__file__).resolve().parents[2] / "models" / "output_aware.json"
 BIT_WIDTHS = (1, 2, 3, 4)
@@ -130,7 +131,7 @@ def classifier_study(
     network = classifiers.build_classifier(model)
     network.load_state_dict({name: torch.from_numpy(array) for name, array in state.items()})
     network.eval()
-    layers = tuple(name for name in classifiers.LAYER_NAMES[model] if not classifiers.is_convolutional(model, name))
+    layers = fully_connected_layers(model)
 
     def heldout_accuracy(quantized: dict[str, np.ndarray]) -> float:
         replaced = state | {f"{name}.weight": W_hat for name, W_hat in quantized.items()}
@@ -145,6 +146,55 @@ def classifier_study(
         progress,
     )
     return result | {"score_name": "held-out accuracy", "float_score": heldout_accuracy({})}
+
+
+def fully_connected_layers(model: str) -> tuple[str, ...]:
+    """The names of a shipped model's fully connected layers ("autoencoder" or a classifiers.MODEL_NAMES entry)."""
+    if model == "autoencoder":
+        return autoencoder.LAYER_NAMES
+    return tuple(name for name in classifiers.LAYER_NAMES[model] if not classifiers.is_convolutional(model, name))
+
+
+def shipped_layers(model: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """A shipped model's fully connected layers: ({layer: W (out, in)}, {layer: its inputs on the 4,500 training
+    digits (4500, in)}, {layer: its inputs on the 500 held-out digits (500, in)})."""
+    if model not in ("autoencoder", *classifiers.MODEL_NAMES):
+        raise ValueError(f"model must be one of autoencoder, {', '.join(classifiers.MODEL_NAMES)}; got {model!r}")
+    train_images, _, heldout_images, _ = load_split()
+    if model == "autoencoder":
+        state = autoencoder.load_state_dict()
+        weights = autoencoder.weights_of(state)
+        return weights, autoencoder.layer_inputs(state, train_images), autoencoder.layer_inputs(state, heldout_images)
+    state = classifiers.load_state_dict(model)
+    network = classifiers.load_classifier(model)
+    layers = fully_connected_layers(model)
+    weights = {name: state[f"{name}.weight"] for name in layers}
+    return weights, linear_layer_inputs(network, layers, train_images), linear_layer_inputs(network, layers, heldout_images)
+
+
+def pq_trial(
+    model: str, layer: str, block: int, k: int, iterations: int = 20, progress: Callable[[float, str], None] | None = None
+) -> list[dict]:
+    """Product quantization of one shipped layer by both objectives at this block and k: two rows as
+    compare_methods gives them (without Ŵ), "PQ, weight objective" then "PQ, output objective"."""
+    weights, fit, test = shipped_layers(model)
+    if layer not in weights:
+        raise ValueError(f"layer must be one of {', '.join(weights)}; got {layer!r}")
+    report = progress or (lambda fraction, text: None)
+    W = weights[layer]
+    condition = condition_number_2(W)
+    rows = []
+    for index, objective in enumerate(OBJECTIVES):
+        def step(fraction: float, text: str, index: int = index, objective: str = objective) -> None:
+            report((index + fraction) / len(OBJECTIVES), f"{objective[:-1]} objective: {text}")
+
+        result = product_quantize(W, block, k, objective, fit[layer] if objective == "outputs" else None, iterations, progress=step)
+        storage = pq_bits_per_weight(W.shape, block, len(result.codebook))
+        row = measure(f"PQ, {objective[:-1]} objective", W, result.weights, storage, fit[layer], test[layer], condition)
+        row.pop("quantized")
+        rows.append(row)
+    report(1.0, "done")
+    return rows
 
 
 def load_study(path: Path = STUDY_PATH) -> dict:

@@ -23,7 +23,7 @@ from core.quantize.gptq import gptq_quantize
 from core.quantize.linear import bits_per_value, fake_quantize
 from core.quantize.pq import pq_bits_per_weight, product_quantize
 
-__all__ = ["METHODS", "GROUP", "pq_shape", "quantize_layer", "compare_methods", "output_error", "error_bound", "condition_number_2"]
+__all__ = ["METHODS", "GROUP", "pq_shape", "quantize_layer", "compare_methods", "output_error", "error_bound", "condition_number_2", "measure"]
 
 GROUP = 64
 """Columns per scale for round to nearest per group."""
@@ -96,6 +96,21 @@ def error_bound(W: np.ndarray, W_hat: np.ndarray, condition: float) -> float:
     return relative_error(W, W_hat, 2) * condition
 
 
+def measure(
+    method: str, W: np.ndarray, W_hat: np.ndarray, storage: float, fit_inputs: np.ndarray, test_inputs: np.ndarray, condition: float
+) -> dict:
+    """One row of compare_methods for Ŵ stored in `storage` bits per weight; condition is condition_number_2(W)."""
+    return {
+        "method": method,
+        "bits_per_weight": storage,
+        "weight_error": relative_error(W, W_hat, "fro"),
+        "output_error_fit": output_error(W, W_hat, fit_inputs),
+        "output_error": output_error(W, W_hat, test_inputs),
+        "bound": error_bound(W, W_hat, condition),
+        "quantized": W_hat,
+    }
+
+
 def compare_methods(
     W: np.ndarray,
     fit_inputs: np.ndarray,
@@ -120,14 +135,6 @@ def compare_methods(
 
         step(0.0, "quantizing")
         W_hat, storage = quantize_layer(weights, method, bits, fit_inputs, progress=step)
-        rows.append({
-            "method": method,
-            "bits_per_weight": storage,
-            "weight_error": relative_error(weights, W_hat, "fro"),
-            "output_error_fit": output_error(weights, W_hat, fit_inputs),
-            "output_error": output_error(weights, W_hat, test_inputs),
-            "bound": error_bound(weights, W_hat, condition),
-            "quantized": W_hat,
-        })
+        rows.append(measure(method, weights, W_hat, storage, fit_inputs, test_inputs, condition))
     report(1.0, "done")
     return rows
