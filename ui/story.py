@@ -29,6 +29,7 @@ CHAPTERS = (
     Chapter("pages/calibration.py", "Calibration", ":material/tune:", "Linear quantization"),
     Chapter("pages/integer_layer.py", "Integer layer", ":material/calculate:", "Linear quantization"),
     Chapter("pages/deep_compression.py", "Deep Compression", ":material/compress:", "Compression in practice"),
+    Chapter("pages/output_aware.py", "Output-aware quantization", ":material/output:", "Compression in practice"),
     Chapter("pages/number_formats.py", "Number formats", ":material/data_array:", "Compression in practice"),
 )
 
