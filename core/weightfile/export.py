@@ -45,7 +45,9 @@ def pack_codes(codes: np.ndarray, bits: int) -> np.ndarray:
 
 def unpack_codes(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
     """The `count` uint8 codes that pack_codes(codes, bits) packed."""
-    codes = np.empty(count, dtype=np.uint8)
+    codes = np.zeros(count, dtype=np.uint8)
+    if bits == 0:  # a codebook of one value needs no index
+        return codes
     step = _PACK_VALUES * bits // 8
     for index, start in enumerate(range(0, count, _PACK_VALUES)):
         values = min(_PACK_VALUES, count - start)

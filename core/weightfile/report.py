@@ -175,14 +175,15 @@ def _kmeans_error(values: np.ndarray, bits: int) -> tuple[float, int]:
 def _linear_error(matrix: np.ndarray, method: str, bits: int) -> tuple[float, int]:
     """(squared error, bytes) of the matrix linearly quantized by `method`."""
     error = 0.0
-    if method == PER_TENSOR:
-        for rows, codes, scale, zero_point, block in linear_codes(matrix, method, bits):
-            error += _squared_error(matrix[rows], dequantize(codes, scale, zero_point, block))
+    block = block_size(method, matrix.shape)
+    chunks = list(row_chunks(matrix))
+    if method == PER_TENSOR and len(chunks) > 1:  # every chunk needs the whole tensor's scale
+        for rows, codes, scale, zero_point, chunk_block in linear_codes(matrix, method, bits):
+            error += _squared_error(matrix[rows], dequantize(codes, scale, zero_point, chunk_block))
     else:
-        block = block_size(method, matrix.shape)
-        for rows in row_chunks(matrix):
+        for rows in chunks:
             error += _squared_error(matrix[rows], fake_quantize(matrix[rows], bits, symmetric=False, block_size=block))
-    return error, linear_bytes(matrix.size, bits, block_count(matrix.shape, block_size(method, matrix.shape)))
+    return error, linear_bytes(matrix.size, bits, block_count(matrix.shape, block))
 
 
 def _kept_status(info: TensorInfo, values: np.ndarray | None) -> str | None:
@@ -207,9 +208,15 @@ def tensor_report(info: TensorInfo, values: np.ndarray | None, bit_widths: tuple
         return TensorReport(*listed, kept, None, {}, {})
     matrix = as_matrix(values)
     squared_norm = _squared_error(matrix, np.zeros((), np.float32))
-    errors, sizes = {}, {}
+    errors, sizes, by_block = {}, {}, {}
     for method in METHODS:
-        measured = [_kmeans_error(values, b) if method == KMEANS else _linear_error(matrix, method, b) for b in bit_widths]
+        if method == KMEANS:
+            measured = [_kmeans_error(values, b) for b in bit_widths]
+        else:  # methods whose blocks coincide (all three on a short vector) are measured once
+            block = block_size(method, matrix.shape)
+            if block not in by_block:
+                by_block[block] = [_linear_error(matrix, method, b) for b in bit_widths]
+            measured = by_block[block]
         errors[method] = tuple(_relative(error, squared_norm) for error, _ in measured)
         sizes[method] = tuple(size for _, size in measured)
     return TensorReport(*listed, QUANTIZED, statistics(values), errors, sizes)
