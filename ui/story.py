@@ -25,6 +25,7 @@ CHAPTERS = (
     Chapter("pages/granularity.py", "Granularity", ":material/view_module:", "Linear quantization"),
     Chapter("pages/calibration.py", "Calibration", ":material/tune:", "Linear quantization"),
     Chapter("pages/integer_layer.py", "Integer layer", ":material/calculate:", "Linear quantization"),
+    Chapter("pages/your_weights.py", "Your weights", ":material/upload_file:", "Compression in practice"),
 )
 
 

@@ -97,6 +97,13 @@ def write_quantized(weights: WeightFile, report: WeightReport, allocation: BitAl
     return write_safetensors(arrays, metadata, out)
 
 
+def quantized_file(source: str | bytes, name: str | None, report: WeightReport, allocation: BitAllocation, progress: Callable[[float, str], None] | None = None) -> bytes:
+    """The quantized safetensors file (layout above) of a weight file given by path or bytes, as bytes."""
+    out = io.BytesIO()
+    write_quantized(open_weights(source, name), report, allocation, out, progress)
+    return out.getvalue()
+
+
 def write_safetensors(arrays: dict[str, tuple[str, np.ndarray]], metadata: dict[str, str], out: BinaryIO) -> int:
     """Write {name: (safetensors dtype, array)} and metadata as a safetensors file; returns the bytes written."""
     header: dict[str, object] = {"__metadata__": metadata}

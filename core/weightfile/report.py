@@ -238,6 +238,17 @@ def report_file(weights: WeightFile, progress: Progress | None = None) -> Weight
     return WeightReport(weights.name, BIT_WIDTHS, METHODS, tuple(rows))
 
 
-def report_weights(source: str | bytes, name: str | None = None, progress: Progress | None = None) -> WeightReport:
-    """The report of a weight file given by path or bytes (see read.open_weights); runs in a worker process on the page."""
-    return report_file(open_weights(source, name), progress)
+def report_weights(
+    source: str | bytes, name: str | None = None, progress: Progress | None = None, max_tensors: int | None = None, max_float_bytes: int | None = None
+) -> WeightReport:
+    """The report of a weight file given by path or bytes (see read.open_weights); runs in a worker process
+    on the page, which bounds the work: at most max_tensors tensors, max_float_bytes bytes once widened to float32."""
+    weights = open_weights(source, name)
+    if max_tensors is not None and len(weights) > max_tensors:
+        raise ValueError(f"{weights.name} holds {len(weights):,} tensors; at most {max_tensors:,} are accepted here (the command line has no limit)")
+    float_bytes = 4 * sum(info.parameters for info in weights.tensors if info.is_float)
+    if max_float_bytes is not None and float_bytes > max_float_bytes:
+        raise ValueError(
+            f"{weights.name}'s tensors take {float_bytes / 1e6:,.0f} MB as float32; at most {max_float_bytes / 1e6:,.0f} MB are accepted here (the command line has no limit)"
+        )
+    return report_file(weights, progress)
