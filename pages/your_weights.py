@@ -20,8 +20,9 @@ from ui.background import run_in_background
 from ui.charts import plotly_chart
 from ui.image_choice import escape_markdown
 
+# The page's upload cap (the app-wide server.maxUploadSize is 25 MB too), checked in chosen_file, not only by
+# the browser: an upload and its report live in a worker's memory while several sessions share the replica.
 MAX_UPLOAD_MB = 25
-"""The page's upload cap (the app-wide server.maxUploadSize is 25 MB too): checked below, not only by the browser."""
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 MAX_TENSORS = 10_000
 MAX_FLOAT_BYTES = 200_000_000  # an .npz can unpack to more than it uploads: bound the worker's memory
@@ -96,13 +97,13 @@ def tensor_table(report: WeightReport, method: str, allocation: budget.BitAlloca
                 "shape": " × ".join(map(str, tensor.shape)) or "scalar",
                 "dtype": tensor.dtype,
                 "parameters": tensor.parameters,
-                "stored bytes": tensor.stored_bytes,
+                "chosen bits": bits,
+                "SQNR dB at chosen bits": float(tensor.sqnr_db(method)[report.bit_widths.index(bits)]) if bits else None,
                 "std": statistics.std if statistics else None,
                 "max|w| / std": statistics.max_abs_over_std if statistics else None,
                 "excess kurtosis": statistics.excess_kurtosis if statistics else None,
                 "share beyond 6σ": statistics.beyond_6_sigma if statistics else None,
-                "chosen bits": bits,
-                "SQNR dB at chosen bits": float(tensor.sqnr_db(method)[report.bit_widths.index(bits)]) if bits else None,
+                "stored bytes": tensor.stored_bytes,
                 "status": tensor.status,
             }
         )
@@ -111,18 +112,21 @@ def tensor_table(report: WeightReport, method: str, allocation: budget.BitAlloca
 
 def heatmap(report: WeightReport, method: str) -> go.Figure:
     tensors = sorted(report.quantized_tensors, key=lambda tensor: tensor.parameters, reverse=True)[:HEATMAP_ROWS]
-    sqnr = np.array([np.minimum(tensor.sqnr_db(method), 99.0) for tensor in tensors])
+    sqnr = np.array([tensor.sqnr_db(method) for tensor in tensors])
+    exact = np.isinf(sqnr)  # a tensor with at most 2^b distinct values comes back unchanged
+    finite = sqnr[~exact]
+    top = float(finite.max()) if finite.size else 1.0
     names = [html.escape(tensor.name) for tensor in tensors]  # plotly draws a little HTML in labels: show it as text
     figure = go.Figure(
         go.Heatmap(
-            z=sqnr,
+            z=np.where(exact, top, sqnr),
             x=[f"{bits} bits" for bits in report.bit_widths],
             y=names,
             colorscale="Viridis",
             colorbar_title="SQNR dB",
-            text=np.round(sqnr, 1),
+            text=np.where(exact, "exact", np.char.mod("%.1f", np.where(exact, 0, sqnr))),
             texttemplate="%{text}",
-            hovertemplate="%{y}<br>%{x}: SQNR %{z:.1f} dB<extra></extra>",
+            hovertemplate="%{y}<br>%{x}: SQNR %{text} dB<extra></extra>",
         )
     )
     figure.update_layout(height=min(140 + 22 * len(tensors), 1400), margin=dict(t=30, b=40), yaxis_autorange="reversed")
@@ -146,7 +150,7 @@ def curve_figure(sizes: np.ndarray, errors: np.ndarray, uniform: list[budget.Bit
     figure.add_trace(go.Scatter(x=[chosen.total_bytes / 1e6], y=[chosen.relative_error], mode="markers", marker_size=14, marker_symbol="star", name="your budget"))
     figure.update_layout(
         xaxis_title="file size (MB, scales and codebooks included)",
-        yaxis_title="relative error (weighted RMS, log)",
+        yaxis_title="relative error (log)",
         yaxis_type="log",
         height=400,
         margin=dict(t=30, b=40),
