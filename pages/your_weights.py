@@ -198,9 +198,16 @@ sizes, errors = tradeoff(digest, method, report)
 smallest, largest = 8 * (sizes[0] - budget.kept_bytes(report)) / parameters, 8 * (sizes[-1] - budget.kept_bytes(report)) / parameters
 low, high = float(np.ceil(smallest * 20) / 20), float(np.floor(largest * 20) / 20)
 high = max(high, low)
-# The budget stays where the reader put it when the method (and so the reachable range) changes.
-st.session_state[BUDGET_KEY] = float(np.clip(st.session_state.get(BUDGET_KEY, 4.0), low, high))
-bits_per_weight = st.slider("Budget: average bits per weight (codes plus scales or codebooks)", low, high, step=0.05, key=BUDGET_KEY)
+if high > low:
+    # The budget stays where the reader put it when the method (and so the reachable range) changes.
+    st.session_state[BUDGET_KEY] = float(np.clip(st.session_state.get(BUDGET_KEY, 4.0), low, high))
+    bits_per_weight = st.slider("Budget: average bits per weight (codes plus scales or codebooks)", low, high, step=0.05, key=BUDGET_KEY)
+else:
+    bits_per_weight = float(8 * (sizes[-1] - budget.kept_bytes(report)) / parameters)
+    st.caption(
+        f"Every choice of bits gives this file the same size with {method} ({bits_per_weight:.2f} bits per weight): "
+        "its tensors have so few values that the codebooks or scales outweigh the codes."
+    )
 allocation = budget.allocate_bits(report, method, bits_per_weight=bits_per_weight)
 uniform = [budget.uniform_bits(report, method, bits) for bits in report.bit_widths]
 same_size = [u for u in uniform if u.quantized_bytes <= allocation.quantized_bytes]

@@ -153,3 +153,15 @@ def test_a_file_with_only_integers_says_so() -> None:
     app = upload(choose_upload(AppTest.from_file(PAGE, default_timeout=180).run()), "ints.safetensors", save_numpy({"ids": np.arange(5)}))
     assert not app.exception and not app.error
     assert any("no float tensor" in warning.value for warning in app.warning)
+
+
+def test_tensors_too_small_to_trade_size_for_error_and_ten_thousand_of_them() -> None:
+    app = upload(choose_upload(AppTest.from_file(PAGE, default_timeout=180).run()), "tiny.safetensors", save_numpy({"w": np.array([0.5, -1.0], np.float32)}))
+    assert not app.exception and not app.error
+    assert any("Every choice of bits gives this file the same size" in caption.value for caption in app.caption)
+    assert metrics(app)["Relative error"] == "0.0000"
+    many = save_numpy({f"t{i}": np.array([0.5, -1.0, float(i)], np.float32) for i in range(10_000)})
+    upload(app, "many.safetensors", many)
+    assert not app.exception and not app.error
+    assert len(app.dataframe[0].value) == 10_000
+    assert any("The 60 largest of 10,000 quantized tensors" in caption.value for caption in app.caption)

@@ -22,6 +22,7 @@ the path interpolated at the budget), so the remaining gap is stated, never hidd
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -257,7 +258,7 @@ def allocate_bits(report: WeightReport, method: str, bits_per_weight: float | No
     costs, distortions = options(report, method)
     parameters = sum(tensor.parameters for tensor in report.quantized_tensors)
     if bits_per_weight is not None:
-        budget = int(bits_per_weight * parameters // 8)
+        budget = math.floor(bits_per_weight * parameters / 8 + 1e-6)  # a size read back as bits per weight must fit again
     else:
         budget = int(megabytes * 1e6) - kept_bytes(report)
     path = tradeoff(costs, distortions)
