@@ -31,6 +31,7 @@ CHAPTERS = (
     Chapter("pages/deep_compression.py", "Deep Compression", ":material/compress:", "Compression in practice"),
     Chapter("pages/output_aware.py", "Output-aware quantization", ":material/output:", "Compression in practice"),
     Chapter("pages/number_formats.py", "Number formats", ":material/data_array:", "Compression in practice"),
+    Chapter("pages/your_weights.py", "Your weights", ":material/upload_file:", "Compression in practice"),
 )
 
 
