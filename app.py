@@ -33,6 +33,7 @@ def prepare_process() -> None:
 
 prepare_process()
 
+
 @st.cache_resource(show_spinner=False)
 def page_templates() -> dict[str, list[st.Page]]:
     """The file pages by section, made once per process: st.Page resolves its file on disk (~10% of the
@@ -51,8 +52,8 @@ def warm_up() -> None:
 
 def sections() -> dict[str, list[st.Page]]:
     """This run's own copies of the pages. st.navigation marks the page it returns as runnable on the
-    object itself, and with fast reruns a session's next run starts before its last one has stopped:
-    shared objects let one run unmark the other's page ("This page cannot be called directly")."""
+    object itself: runs sharing the objects (a session's runs overlapped under Streamlit's fast reruns,
+    now off in .streamlit/config.toml) unmarked each other's page ("This page cannot be called directly")."""
     return {section: [copy.copy(page) for page in pages] for section, pages in page_templates().items()}
 
 

@@ -12,6 +12,8 @@ from streamlit.navigation.page import Page
 from streamlit.testing.v1 import AppTest
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from ui.story import CHAPTERS, sections
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
@@ -20,7 +22,7 @@ def test_landing_page_links_every_section_and_prepares_the_process_once() -> Non
         gc.unfreeze()
         app = AppTest.from_file(APP, default_timeout=120).run()
         assert not app.exception
-        assert [header.value for header in app.subheader] == ["Images", "Weights", "Linear quantization"]
+        assert [header.value for header in app.subheader] == list(sections())
         assert {"pandas", "plotly.graph_objects", "torch"} <= set(sys.modules)
         assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
         frozen = gc.get_freeze_count()
@@ -52,11 +54,11 @@ def test_pages_are_made_once_per_process_and_every_run_navigates_its_own_copies(
     monkeypatch.setattr(streamlit, "navigation", recording)
     first = AppTest.from_file(APP, default_timeout=120).run()
     assert not first.exception
-    assert made.count("landing") == 1 and len(made) in (1, 10)  # 10 when no earlier test made them
+    assert made.count("landing") == 1 and len(made) in (1, len(CHAPTERS) + 1)  # all when no earlier test made them
     made.clear()
     first.run()
     AppTest.from_file(APP, default_timeout=120).run()  # another session
-    assert made == ["landing", "landing"]  # the nine file pages are made once per process
+    assert made == ["landing", "landing"]  # the file pages are made once per process
     # st.navigation marks the page it returns on the object: runs that overlap (a fast rerun starts before
     # the last run stopped) must never hand it the same objects.
     assert len(navigated) == 3
