@@ -188,7 +188,10 @@ SLIDER_PAGES = [title for title, path in PAGES.items() if "st.slider(" in (ROOT 
 def test_holding_an_arrow_key_on_the_main_slider_ends_clean_on_the_last_value(app_page, title, machine_load):
     app_page.open(title)
     app_page.wait_drawn()
-    [slider, *_] = [s for s in sliders(app_page) if slider_label(s) not in SLIDERS_THAT_CHANGE_NO_NUMBER]
+    shown = [s for s in sliders(app_page) if slider_label(s) not in SLIDERS_THAT_CHANGE_NO_NUMBER]
+    if not shown:
+        pytest.skip(f"{title} shows no slider until the reader opens a section")
+    slider = shown[0]
     label = slider_label(slider)
     thumb = slider.locator("input[type=range]")
     start, top, step = (float(thumb.get_attribute(name) or 1) for name in ("value", "max", "step"))
