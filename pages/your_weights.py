@@ -32,6 +32,7 @@ UPLOAD = "Upload your own"
 SOURCE_KEY = "your_weights_source"
 QUANTIZED_KEY = "your_weights_quantized"
 BUDGET_KEY = "your_weights_budget"
+BUDGET_RANGE_KEY = "your_weights_budget_range"  # (low, high) the budget slider last had
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -200,11 +201,11 @@ low, high = float(np.ceil(smallest * 20) / 20), float(np.floor(largest * 20) / 2
 high = max(high, low)
 if high > low:
     # The budget stays where the reader put it when the method (and so the reachable range) changes.
-    # Written only when it must change: a value written on every run is sent back to the slider, which
-    # then jumps back to an older value while the reader holds an arrow key.
-    budget_now = st.session_state.get(BUDGET_KEY)
-    if budget_now is None or not low <= budget_now <= high:
-        st.session_state[BUDGET_KEY] = float(np.clip(4.0 if budget_now is None else budget_now, low, high))
+    # Written only then (or when the reader comes back to the page): a value written on every run is sent back to the slider, which then jumps
+    # back to an older value while the reader holds an arrow key.
+    if BUDGET_KEY not in st.session_state or st.session_state.get(BUDGET_RANGE_KEY) != (low, high):
+        st.session_state[BUDGET_RANGE_KEY] = (low, high)
+        st.session_state[BUDGET_KEY] = float(np.clip(st.session_state.get(BUDGET_KEY, 4.0), low, high))
     bits_per_weight = st.slider("Budget: average bits per weight (codes plus scales or codebooks)", low, high, step=0.05, key=BUDGET_KEY)
 else:
     bits_per_weight = float(8 * (sizes[-1] - budget.kept_bytes(report)) / parameters)
