@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -158,6 +159,11 @@ def print_table(name: str, rows: list[tuple[str, dict[str, float], Results]], ba
     print()
 
 
+def chapter_titles(root: Path) -> set[str]:
+    """The page titles of the tree at root (its ui/story.py's chapters, read as text: it may be an older tree)."""
+    return set(re.findall(r'Chapter\(\s*"[^"]+",\s*"([^"]+)"', (root / "ui" / "story.py").read_text()))
+
+
 async def main(moves: int, before_ref: str, only: list[str]) -> None:
     from playwright.async_api import async_playwright
 
@@ -175,6 +181,8 @@ async def main(moves: int, before_ref: str, only: list[str]) -> None:
                 await wait_for_warm_up(browser, url, before_tree if name == "before" else ROOT, work / f"{name}.log")
             for title in [title for title in registered_pages() if not only or title in only]:
                 for name, (process, url) in servers.items():
+                    if name == "before" and title not in chapter_titles(before_tree):
+                        continue  # a page the older tree does not have
                     server_pids = {process.pid for process, _ in servers.values()}
                     cost, results = await measure(browser, url, server_pids, process.pid, title, moves)
                     rows[name].append((title, cost, results))
