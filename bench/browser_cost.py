@@ -3,8 +3,8 @@
 
     .venv/bin/python bench/browser_cost.py [--moves 10] [--before REF]
 
-Two servers run side by side: this tree ("after") and REF's tree ("before", by default the commit this
-branch left main at), checked out in a temporary `git worktree` that is removed at the end. Each page
+Two servers run side by side: this tree ("after") and REF's tree ("before", by default the merge base of
+HEAD and main: main without this branch's changes), checked out in a temporary `git worktree` that is removed at the end. Each page
 is measured on both, one after the other, so the load of the machine falls alike on both tables.
 Each page is opened in one headless chromium tab, moved twice to warm its caches, then moved --moves
 times as bench/load.py's readers move (a random slider, one key press, wait for the text to change).
@@ -75,7 +75,7 @@ async def settle(reader: BrowserReader) -> None:
 
 
 def base_commit() -> str:
-    """The commit where this branch left main (main itself when on main)."""
+    """The merge base of HEAD and main: main without this branch's changes (main itself when on main)."""
     return git("merge-base", "HEAD", "main")
 
 
