@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from core.measure.reconstruction import mse
+from core.measure.reconstruction import mse, output_spread
 from core.measure.sizes import float_bytes
 from core.models import autoencoder
 from core.models.mnist import N_HELDOUT, SIDE, digit_png, drawing_to_mnist
@@ -21,6 +21,10 @@ CANVAS_KEY = "autoencoder_canvas_version"
 HELDOUT_KEY = "autoencoder_heldout_draw"
 PER_LAYER_KEY = "autoencoder_per_layer"
 PREVIEW_SIDE = 168
+FLOAT_KEY = tuple(dict.fromkeys(autoencoder.LAYER_NAMES, None).items())
+# Below this, the reconstructions of all held-out digits are within a quarter of the pixel range of their
+# average: one blob. (1 bit everywhere: 0.19 k-means, 0.000001 linear; the float model: about 1.)
+COLLAPSED_SPREAD = 0.25
 FLOAT32_BYTES = float_bytes(autoencoder.N_PARAMETERS)
 
 
@@ -32,6 +36,20 @@ def quantized(bits_per_layer: tuple[tuple[str, int | None], ...], method: str) -
 @st.cache_resource(max_entries=4, show_spinner="Exporting the quantized model…")
 def exported(bits_per_layer: tuple[tuple[str, int | None], ...], method: str) -> bytes:
     return autoencoder.export_quantized(quantized(bits_per_layer, method))
+
+
+@st.cache_data(max_entries=24, show_spinner=False)
+def heldout_spread(bits_per_layer: tuple[tuple[str, int | None], ...], method: str) -> float:
+    """How different the model's reconstructions of the held-out digits are from each other (output_spread)."""
+    return output_spread(autoencoder.reconstruct(quantized(bits_per_layer, method).state_dict, mnist_split()[2]))
+
+
+def stored_as(model: autoencoder.QuantizedModel) -> str:
+    """What the model's storage counts, in words."""
+    shared = "packed indices plus each tensor's " + ("codebook" if model.method == "kmeans" else "scale and zero point")
+    if not model.indices:
+        return "every tensor as plain float32, 4 bytes a value"
+    return shared + (" for the quantized layers, 4 bytes a value for the float32 ones" if model.float_tensors else "")
 
 
 @st.cache_data(max_entries=2, show_spinner="Measuring held-out MSE at 1–8 bits (once)…")
@@ -154,11 +172,14 @@ else:
             column.metric(measured[0], f"{measured[1]:.4f}", help="Mean squared pixel error against the input")
     columns[3].metric("Largest pixel change", f"{np.abs(quantized_out - float_out).max():.3f}")
 
-if 1 in layer_bits.values():
-    st.warning(
-        "At 1 bit each tensor keeps only two values and the model collapses: every input comes out "
-        "as the same gray blob."
-    )
+if any(width is not None for width in layer_bits.values()):
+    spread, float_spread = heldout_spread(bits_key, method), heldout_spread(FLOAT_KEY, method)
+    if spread < COLLAPSED_SPREAD:
+        st.warning(
+            f"The model has collapsed: every input comes out as nearly the same blob. Across the {N_HELDOUT} held-out "
+            f"digits no output pixel is more than {spread:.2f} from their average output (the float model's "
+            f"differ by up to {float_spread:.2f})."
+        )
 
 st.subheader("Held-out MSE against bits")
 curves = heldout_curves()
@@ -196,8 +217,7 @@ size_column, ratio_column = st.columns(2)
 size_column.metric(
     f"Model size at {'mixed bits' if per_layer else bits_label(bits)}",
     megabytes(model.storage_bytes),
-    help=f"{model.storage_bytes:,} bytes: packed indices plus each tensor's "
-    + ("codebook" if method == "kmeans" else "scale and zero point"),
+    help=f"{model.storage_bytes:,} bytes: {stored_as(model)}",
 )
 ratio_column.metric(
     "Float32 model", megabytes(FLOAT32_BYTES), help=f"{FLOAT32_BYTES:,} bytes = 4 × {autoencoder.N_PARAMETERS:,}"
@@ -211,8 +231,13 @@ st.download_button(
     file_name=f"autoencoder_{method}_{'mixed' if per_layer else bits_label(bits).replace(' ', '')}.safetensors",
     mime="application/octet-stream",
 )
+if model.indices:
+    contents = (
+        "per quantized tensor, uint8 indices (one byte each, for easy loading; the packed model above takes "
+        f"{megabytes(model.storage_bytes)}) and a float32 codebook" + ("; the float32 layers as they are" if model.float_tensors else "")
+    )
+else:
+    contents = "every tensor as plain float32 (nothing is quantized at this setting)"
 st.caption(
-    f"{len(data):,} bytes: per tensor, uint8 indices (one byte each, for easy loading; the packed model above "
-    f"takes {megabytes(model.storage_bytes)}) and a float32 codebook. Read it back with "
-    "`core.models.autoencoder.load_quantized(open(path, 'rb').read())`."
+    f"{len(data):,} bytes: {contents}. Read it back with `core.models.autoencoder.load_quantized(open(path, 'rb').read())`."
 )

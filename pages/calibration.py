@@ -148,7 +148,7 @@ with st.expander("How entropy and MSE choose"):
     plotly_chart(figure, where=right)
     st.caption(
         f"Entropy: a {calibration.HISTOGRAM_BINS}-bin histogram of the activations; for each cut from bin "
-        f"{calibration.FIRST_CUT_BIN} up, the clipped tail is "
+        f"{calibration.first_cut_bin(bits, signed=False)} up, the clipped tail is "
         "added to the last kept bin (P) and the kept bins are merged into as many levels as the code has (Q); "
         "t is the cut with the least KL divergence. TensorRT merges into 128 levels because it stores signed "
         "int8; these activations are ≥ 0 and unsigned, so the 8-bit code has 256 levels on [0, t] (as NVIDIA's "

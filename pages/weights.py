@@ -9,6 +9,7 @@ import streamlit as st
 from core import distributions
 from core.measure import norms
 from core.measure.divergence import DEFAULT_BINS, shared_histograms
+from core.measure.sizes import index_bits
 from core.quantize import weight_sharing
 from ui.charts import plotly_chart
 from ui.shipped_model import layer_weights
@@ -230,10 +231,20 @@ right.write(
 st.subheader("Bytes")
 left, middle, right = st.columns(3)
 left.metric("W as float32", f"{result.float_bytes:,} B")
-middle.metric(f"Q at {bits} bits", f"{result.quantized_bytes:,} B")
+middle.metric("Q as stored", f"{result.quantized_bytes:,} B")
 right.metric("Compression", f"{result.float_bytes / result.quantized_bytes:.2f}×")
 if method == "kmeans":
-    st.caption(f"Q stores {weights.size:,} indices of {bits} bits, packed, plus a codebook of {2**bits} float32 values.")
+    levels = result.levels.size
+    why = f" (W has only {weights.size:,} weights)" if weights.size < 2**bits else ""
+    unused = (
+        f" It uses {levels} of the {2**bits} levels that {bits} bits allow{why}, so {index_bits(levels)}-bit indices address them all."
+        if levels < 2**bits
+        else ""
+    )
+    st.caption(
+        f"Q stores {weights.size:,} indices of {index_bits(levels)} bits, packed, plus a codebook of {levels} float32 values."
+        + unused
+    )
 else:
     zero_point = f" and a {bits}-bit zero point" if method == "minmax" else ""
     st.caption(f"Q stores {weights.size:,} codes of {bits} bits, packed, plus one float32 scale{zero_point}.")

@@ -39,3 +39,10 @@ def test_lower_bits_and_percentile_move_the_thresholds(app):
     after = app.dataframe[0].value.set_index("method")["threshold t"]
     assert after["percentile"] < before["percentile"]
     assert after["max"] == before["max"]
+
+
+@pytest.mark.parametrize("bits, first_cut", [(8, 256), (4, 128)])
+def test_entropy_caption_names_the_first_cut_the_curve_really_starts_at(app, bits, first_cut):
+    app.slider[0].set_value(bits).run()
+    caption = next(caption.value for caption in app.caption if caption.value.startswith("Entropy:"))
+    assert f"for each cut from bin {first_cut} up" in caption

@@ -55,6 +55,14 @@ def test_int8_code_and_saturation(app):
     assert "clipped" in app.warning[0].value
 
 
+@pytest.mark.parametrize("value, scale, code", [("0.025", 0.01, "2"), ("0.015", 0.01, "2"), ("0.15", 0.1, "2"), ("0.45", 0.3, "1")])
+def test_int8_tie_is_rounded_to_even_and_not_called_clipped(app, value, scale, code):
+    app.text_input[0].set_value(value)
+    app.number_input[0].set_value(scale).run()
+    assert {m.label: m.value for m in app.metric}["Code q"] == code
+    assert not any("clipped" in warning.value for warning in app.warning)
+
+
 def test_bad_number_shows_an_error(app):
     app.text_input[0].set_value("one half").run()
     assert not app.exception
