@@ -13,6 +13,7 @@ from core.models import autoencoder
 from core.models.mnist import N_HELDOUT, SIDE, digit_png, drawing_to_mnist
 from ui.charts import plotly_chart
 from ui.shipped_model import mnist_split, state_dict, stop_unless_shipped
+from ui.your_turn import your_turn
 
 FLOAT = "float"
 BIT_OPTIONS = [1, 2, 3, 4, 5, 6, 7, 8, FLOAT]
@@ -180,6 +181,12 @@ if any(width is not None for width in layer_bits.values()):
             f"digits no output pixel is more than {spread:.2f} from their average output (the float model's "
             f"differ by up to {float_spread:.2f})."
         )
+
+your_turn(
+    "Draw a 7 and lower the bits one step at a time: at which width does the reconstruction stop looking like "
+    "your 7? Then open *Bits per layer*, keep every layer at float32 and put a single layer at 1 bit. Which "
+    "layer can you starve like this, and which one breaks the model?"
+)
 
 st.subheader("Held-out MSE against bits")
 curves = heldout_curves()

@@ -12,6 +12,7 @@ from core.models.mnist import N_HELDOUT
 from core.quantize import calibration
 from ui.charts import plotly_chart
 from ui.shipped_model import mnist_split, state_dict, stop_unless_shipped
+from ui.your_turn import your_turn
 
 N_CALIBRATION = 500
 END_TO_END_BITS = (8, 4)
@@ -23,6 +24,7 @@ METHOD_LABELS = {
     "mse": "MSE sweep",
 }
 METHOD_COLORS = {"max": "black", "percentile": "darkorange", "entropy": "seagreen", "mse": "crimson"}
+LABEL_HEIGHTS = (0.95, 0.8, 0.65, 0.5)
 
 
 @st.cache_resource(show_spinner="Loading the autoencoder and the digits…")
@@ -109,8 +111,13 @@ except ValueError as error:
 
 counts, edges, zeros = histogram_of(layer)
 histogram = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), marker_color="lightsteelblue", name="activations"))
-for method, t in chosen.items():
+for height, (method, t) in zip(LABEL_HEIGHTS, chosen.items()):
+    # labels at four heights: thresholds often sit within a few pixels of each other
     histogram.add_vline(x=t, line_color=METHOD_COLORS[method], line_dash="dash")
+    histogram.add_annotation(
+        x=t, y=height, yref="paper", text=METHOD_LABELS[method].split(" ")[0], showarrow=False, xanchor="right",
+        font=dict(color=METHOD_COLORS[method]), bgcolor="rgba(255,255,255,0.8)",
+    )
     histogram.add_trace(go.Scatter(x=[t, t], y=[None, None], mode="lines", line=dict(color=METHOD_COLORS[method], dash="dash"), name=f"{METHOD_LABELS[method]}: t = {t:.3g}"))
 histogram.update_layout(
     height=380, yaxis_type="log", xaxis_title=f"activation entering {layer}", yaxis_title="count (log)",
@@ -156,19 +163,31 @@ with st.expander("How entropy and MSE choose"):
         f"max/{calibration.MSE_CANDIDATES} to max, exact error each."
     )
 
+your_turn(
+    "At 8 bits the four methods are close. Move the bits down to 4: which threshold wins now, and does it clip "
+    "more or fewer held-out values than max? Then try the percentile 99.0 and watch the clipping MSE."
+)
+
 st.subheader("End to end: every activation quantized")
 float_mse, table = end_to_end(float(percentile))
 st.dataframe(
     {
         "method": [METHOD_LABELS[m] for m in table],
-        **{f"held-out MSE, {b}-bit activations": [row[i] for row in table.values()] for i, b in enumerate(END_TO_END_BITS)},
-        **{f"vs float, {b} bits": [f"{row[i] / float_mse - 1:+.1%}" for row in table.values()] for i, b in enumerate(END_TO_END_BITS)},
+        **{
+            column: values
+            for i, b in enumerate(END_TO_END_BITS)
+            for column, values in (
+                (f"MSE, {b} bits", [row[i] for row in table.values()]),
+                (f"vs float, {b} bits", [f"{row[i] / float_mse - 1:+.1%}" for row in table.values()]),
+            )
+        },
     },
     hide_index=True,
-    column_config={f"held-out MSE, {b}-bit activations": st.column_config.NumberColumn(format="%.5f") for b in END_TO_END_BITS},
+    column_config={f"MSE, {b} bits": st.column_config.NumberColumn(format="%.5f") for b in END_TO_END_BITS},
 )
 st.metric("Float reconstruction MSE (held out)", f"{float_mse:.5f}")
 st.caption(
-    "The inputs of all five Linear layers (pixels and ReLU outputs) are quantized, each with its own "
-    "threshold from the method; weights stay float. The percentile above applies here too."
+    "Held-out reconstruction MSE with the inputs of all five Linear layers (pixels and ReLU outputs) quantized "
+    "to 8 or 4 bits, each with its own threshold from the method; weights stay float. The percentile above "
+    "applies here too."
 )

@@ -10,6 +10,7 @@ from core import distributions
 from core.quantize import linear
 from ui.charts import plotly_chart
 from ui.shipped_model import layer_weights
+from ui.your_turn import your_turn
 
 BIT_WIDTHS = tuple(range(2, 9))
 SYNTHETIC = "synthetic"
@@ -84,6 +85,11 @@ table = {
     "relative error": [float(results[name][1][column]) for name in results],
 }
 st.dataframe(table, hide_index=True)
+your_turn(
+    "On the synthetic matrix, per row beats per tensor by far: which rows force the single scale to be coarse? "
+    "Now pick a real layer of the autoencoder. Is the gap as large, and is per column or per row the better "
+    "choice there?"
+)
 per_tensor, per_row = results["per tensor"][1][column], results["per row"][1][column]
 a, b = st.columns(2)
 a.metric(f"Relative error per tensor at {bits} bits", f"{per_tensor:.3g}")

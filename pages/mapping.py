@@ -9,6 +9,7 @@ import streamlit as st
 from core import distributions
 from core.quantize import calibration, linear
 from ui.charts import plotly_chart
+from ui.your_turn import your_turn
 
 WORKED_EXAMPLE = "-2.3, -1.1, 0.0, 1.5, 2.8, 4.0"
 MAX_VALUES = 50
@@ -116,6 +117,11 @@ st.caption(
     "its own code. A widely shared write-up of this example prints 47 for 1.5 and leaves a value out. "
     "The symmetric grid here uses −127…127, so 0 maps to 0 and the grid is the same on both sides; "
     "the asymmetric grid widens [min, max] to include 0 so that 0.0 is stored exactly."
+)
+
+your_turn(
+    "Replace the last value, 4.0, by 40. What happens to the codes of the other five values in each mapping, "
+    "and to the mean squared error? Then go down to 1 bit: what is left of each mapping?"
 )
 
 st.header("Clipping: rounding error against clipping error")

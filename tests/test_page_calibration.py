@@ -26,7 +26,7 @@ def test_thresholds_and_errors_for_a_layer(app):
 def test_end_to_end_table_compares_with_float(app):
     end_to_end = app.dataframe[1].value.set_index("method")
     float_mse = float(next(m.value for m in app.metric if m.label.startswith("Float")))
-    eight, four = end_to_end["held-out MSE, 8-bit activations"], end_to_end["held-out MSE, 4-bit activations"]
+    eight, four = end_to_end["MSE, 8 bits"], end_to_end["MSE, 4 bits"]
     assert (eight < float_mse * 1.05).all()
     assert (four >= eight * 0.99).all()
 

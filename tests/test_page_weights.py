@@ -179,3 +179,24 @@ def test_bytes_of_a_matrix_with_fewer_weights_than_levels_are_described_as_store
     caption = next(caption.value for caption in app.caption if caption.value.startswith("Q stores"))
     assert "64 indices of 6 bits" in caption and "codebook of 64 float32 values" in caption
     assert "256" not in caption.split(".")[0]
+
+
+@pytest.mark.parametrize("p", [1, "fro"])
+def test_the_bound_is_derived_in_latex_with_this_matrix_numbers(p):
+    app = run(choice="normal", bits=3, norm=p)
+    relative, condition, bound = (metric(app, start) for start in ("Relative error", "Condition number", "Bound"))
+    final = app.latex[-1].value.strip("$\n").replace(r"\,", ",")  # LaTeX thin spaces separate the thousands
+    assert f"_{{{relative}}}" in final and f"_{{{condition}}}" in final
+    assert final.endswith(f"= {bound}")
+    weights = distributions.weight_matrix("normal", 20, 0).astype(np.float64)
+    order = "fro" if p == "fro" else p
+    assert shown(app, "Bound") == pytest.approx(
+        np.linalg.norm(weights - quantize_weights(weights, 3, "kmeans"), order) * np.linalg.norm(np.linalg.inv(weights), order),
+        rel=SHOWN,
+    )
+    assert len(app.latex) == 4  # the four steps
+
+
+def test_key_numbers_come_right_after_the_controls():
+    app = run()
+    assert [element.value for element in app.subheader][:2] == ["How far can Wx move?", "The matrices"]
