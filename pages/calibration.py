@@ -81,6 +81,13 @@ def end_to_end(percentile: float) -> tuple[float, dict[str, list[float]]]:
     return float_mse, errors
 
 
+def zoomed_range(thresholds: list[float]) -> list[float]:
+    """An x range around the thresholds, with a margin of half their spread (at least 5% of the largest) each side."""
+    low, high = min(thresholds), max(thresholds)
+    margin = max((high - low) / 2, 0.05 * high)
+    return [low - margin, high + margin]
+
+
 def layer_label(layer: str) -> str:
     return "fc1 input: the pixels" if layer == "fc1" else f"{layer} input: the ReLU outputs of the layer before"
 
@@ -110,6 +117,7 @@ except ValueError as error:
     st.stop()
 
 counts, edges, zeros = histogram_of(layer)
+zoom = st.toggle("Zoom on the thresholds", help="The four thresholds often sit close together in the tail of the histogram.")
 histogram = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), marker_color="lightsteelblue", name="activations"))
 for height, (method, t) in zip(LABEL_HEIGHTS, chosen.items()):
     # labels at four heights: thresholds often sit within a few pixels of each other
@@ -121,7 +129,8 @@ for height, (method, t) in zip(LABEL_HEIGHTS, chosen.items()):
     histogram.add_trace(go.Scatter(x=[t, t], y=[None, None], mode="lines", line=dict(color=METHOD_COLORS[method], dash="dash"), name=f"{METHOD_LABELS[method]}: t = {t:.3g}"))
 histogram.update_layout(
     height=380, yaxis_type="log", xaxis_title=f"activation entering {layer}", yaxis_title="count (log)",
-    margin=dict(l=10, r=10, t=30, b=10), bargap=0, xaxis_range=[edges[0] - (edges[1] - edges[0]) * 3, edges[-1] * 1.03],
+    margin=dict(l=10, r=10, t=30, b=10), bargap=0,
+    xaxis_range=zoomed_range(list(chosen.values())) if zoom else [edges[0] - (edges[1] - edges[0]) * 3, edges[-1] * 1.03],
 )
 plotly_chart(histogram)
 st.caption(f"{counts.sum():,} activations from {N_CALIBRATION} digits; {zeros:.0%} of them are exactly 0 (ReLU), which every threshold stores exactly.")
@@ -132,13 +141,17 @@ st.dataframe(
     {
         "method": [METHOD_LABELS[m] for m in chosen],
         "threshold t": list(chosen.values()),
-        "held-out values clipped": [f"{scores[m][0]:.4%}" for m in chosen],
+        "clipped": [f"{scores[m][0]:.4%}" for m in chosen],
         "rounding MSE": [parts[m][0] for m in chosen],
         "clipping MSE": [parts[m][1] for m in chosen],
         "activation MSE": [sum(parts[m]) for m in chosen],
     },
     hide_index=True,
     column_config={name: st.column_config.NumberColumn(format="%.4g") for name in ("threshold t", "rounding MSE", "clipping MSE", "activation MSE")},
+)
+st.caption(
+    "Each threshold applied to the held-out activations: the share of them clipped at t, and their squared error "
+    "split into rounding (values inside [0, t]) and clipping (values above t)."
 )
 best = min(parts, key=lambda m: sum(parts[m]))
 st.metric(f"Lowest activation MSE at {bits} bits on held-out activations", METHOD_LABELS[best], help=f"{sum(parts[best]):.3g}")

@@ -13,6 +13,7 @@ from ui.your_turn import your_turn
 
 SIGN, EXPONENT, MANTISSA = "#d62728", "#2ca02c", "#1f77b4"
 MAX_EXACT_DIGITS = 30
+BREAK_ANYWHERE = " style='overflow-wrap: anywhere; word-break: break-word'"  # word-break reaches into <code> too
 SOURCES = ("Type a number", "A weight of the autoencoder")
 
 
@@ -66,14 +67,15 @@ def error_text(encoding: dtypes.Encoding) -> str:
     return f"{encoding.error:.3g} (relative {abs(encoding.error / encoding.value):.2g})"
 
 
-def fitted_table(header: list[str], rows: list[list[str]]) -> str:
-    """An HTML table as wide as its column and never wider: long digit strings and bit fields wrap inside their cells."""
+def fitted_table(header: list[str], rows: list[list[str]], breakable: tuple[int, ...]) -> str:
+    """An HTML table as wide as its column and never wider: in the `breakable` columns (long digit strings, bit
+    fields) a line may break anywhere; words elsewhere stay whole."""
     head = "".join(f"<th>{cell}</th>" for cell in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return (
-        "<table style='width: 100%; overflow-wrap: anywhere'>"
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    body = "".join(
+        "<tr>" + "".join(f"<td{BREAK_ANYWHERE if i in breakable else ''}>{cell}</td>" for i, cell in enumerate(row)) + "</tr>"
+        for row in rows
     )
+    return f"<table style='width: 100%'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 KIND_NOTES = {
@@ -117,11 +119,11 @@ for name, fmt in dtypes.FORMATS.items():
     rows.append(
         [name, colored_bits(encoding), shown(encoding.stored), decomposition(encoding, fmt), error_text(encoding), KIND_NOTES[encoding.kind]]
     )
-st.markdown(fitted_table(header, rows), unsafe_allow_html=True)
+st.markdown(fitted_table(header, rows, breakable=(1, 2, 3, 4)), unsafe_allow_html=True)
 st.caption(
     f"<span style='color:{SIGN}'>sign</span> · <span style='color:{EXPONENT}'>exponent</span> · "
-    f"<span style='color:{MANTISSA}'>mantissa</span>. Normal values are (−1)^s · 2^(e − bias) · 1.m; with the "
-    "exponent field 0 they are subnormal, 2^(1 − bias) · 0.m, filling the gap down to 0 evenly. FP8 E4M3 "
+    f"<span style='color:{MANTISSA}'>mantissa</span>. Normal values are (−1)<sup>s</sup> · 2<sup>e − bias</sup> · 1.m; "
+    "with the exponent field 0 they are subnormal, 2<sup>1 − bias</sup> · 0.m, filling the gap down to 0 evenly. FP8 E4M3 "
     "(torch's float8_e4m3fn) has no infinity: it keeps its top exponent for numbers up to 448 and one NaN "
     "pattern, and torch saturates overflow (and ±∞) to ±448; the OCP FP8 spec allows saturating or NaN.",
     unsafe_allow_html=True,

@@ -110,19 +110,18 @@ restored = qlinear.dequantize_output(fc1, y_codes)[0]
 st.dataframe(
     {
         "output": shown,
-        "bias b": state["fc1.bias"][shown],
-        "b_q (int32)": fc1.bias[shown],
-        "acc (int32)": accumulator[0, shown],
-        "acc · s_x·s_w": accumulator[0, shown] * accumulator_scale[shown],
-        "float W x + b": pre_activation[0, shown],
-        "y_q (uint8)": y_codes[0, shown],
-        "s_y · y_q": restored[shown],
-        "float ReLU(W x + b)": np.maximum(pre_activation[0, shown], 0),
+        "b": state["fc1.bias"][shown],
+        "b_q": fc1.bias[shown],
+        "acc": accumulator[0, shown],
+        "acc·s_x·s_w": accumulator[0, shown] * accumulator_scale[shown],
+        "W x + b": pre_activation[0, shown],
+        "y_q": y_codes[0, shown],
+        "s_y·y_q": restored[shown],
+        "ReLU(W x + b)": np.maximum(pre_activation[0, shown], 0),
     },
     hide_index=True,
     column_config={
-        name: st.column_config.NumberColumn(format="%.4g")
-        for name in ("bias b", "acc · s_x·s_w", "float W x + b", "s_y · y_q", "float ReLU(W x + b)")
+        name: st.column_config.NumberColumn(format="%.4g") for name in ("b", "acc·s_x·s_w", "W x + b", "s_y·y_q", "ReLU(W x + b)")
     },
 )
 error = np.abs(restored - np.maximum(pre_activation[0], 0))
@@ -131,7 +130,10 @@ a, b, c = st.columns(3)
 a.metric("Outputs of fc1", f"{y_codes.size:,}")
 b.metric("Largest error, in steps s_y", f"{error[inside].max() / fc1.output_scale:.2f}", help="over outputs inside the output range")
 c.metric("Outputs clipped at the top", int(np.count_nonzero(~inside)))
-st.caption(f"The {SHOWN_OUTPUTS} outputs with the largest float values on this digit.")
+st.caption(
+    f"The {SHOWN_OUTPUTS} outputs with the largest float values on this digit. Integers: b_q and acc (int32), "
+    "y_q (uint8); the rest are floats, the last two columns side by side to compare the integer path with float."
+)
 
 your_turn(
     "Switch the weight scales to per tensor. How much does the largest error in steps s_y grow, and what does "

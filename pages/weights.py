@@ -148,7 +148,7 @@ st.title("Weights")
 st.write(
     "The colors of a photo were shared among k values; a layer of a neural network can share its weights "
     "the same way. The layer computes Wx, a weight matrix W times an input x. Store each weight as a short "
-    "index into 2^bits shared levels and the layer computes Qx instead. The question of this chapter: how "
+    "index into $2^{\\text{bits}}$ shared levels and the layer computes Qx instead. The question of this chapter: how "
     "far can Qx be from Wx? One number of the matrix, its condition number, answers it for every input at once."
 )
 

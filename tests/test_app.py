@@ -68,3 +68,16 @@ def test_landing_page_starts_the_story_with_every_chapter_its_picture_and_hook()
     captions = [caption.value for caption in app.caption]
     assert all(chapter.hook in captions for chapter in story.CHAPTERS)
     assert len(app.get("image")) == sum(chapter.picture is not None for chapter in story.CHAPTERS) > 0
+
+
+def test_presentation_mode_is_a_session_flag_the_switch_sets() -> None:
+    from ui import presentation
+
+    app = AppTest.from_file(APP, default_timeout=120).run()
+    assert presentation.KEY not in app.session_state or not app.session_state[presentation.KEY]
+    app.toggle(key=presentation.SWITCH_KEY).set_value(True).run()
+    assert app.session_state[presentation.KEY] is True
+    app.run()  # a later run (another page, in the browser) keeps it and the switch shows it
+    assert app.session_state[presentation.KEY] is True and app.toggle(key=presentation.SWITCH_KEY).value
+    app.toggle(key=presentation.SWITCH_KEY).set_value(False).run()
+    assert app.session_state[presentation.KEY] is False

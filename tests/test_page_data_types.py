@@ -1,5 +1,6 @@
 """AppTest of pages/data_types.py: bits and stored values per format, overflow, NaN, INT8, bad input."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,7 @@ def _table(app):
 def _row(app, name):
     """The format's row of the bits table as "| cell | cell | … |"."""
     row = next(row for row in _table(app).split("<tr>") if row.startswith(f"<td>{name}</td>"))
-    cells = row.removesuffix("</tr>").removeprefix("<td>").split("</td><td>")
-    return "| " + " | ".join([*cells[:-1], cells[-1].split("</td>")[0]]) + " |"
+    return "| " + " | ".join(re.findall(r"<td[^>]*>(.*?)</td>", row)) + " |"
 
 
 def test_default_value_0_1_in_every_format(app):

@@ -9,6 +9,9 @@ from ui.story import ASSETS
 
 KEY = "presentation"
 """st.session_state[KEY] is True while presentation mode is on; pages read it with .get(KEY, False)."""
+SWITCH_KEY = "presentation_switch"
+"""The toggle's own state. Streamlit may drop a widget's state when the page changes, so the flag lives in KEY,
+a plain session-state entry, and the toggle is set from it on every run."""
 TAB_ICON = ASSETS / "icon.png"
 STYLE = ASSETS / "presentation.css"
 
@@ -26,8 +29,14 @@ def set_up_page() -> None:
 
 def switch() -> None:
     """The presentation-mode toggle, in the sidebar of every page."""
+    st.session_state[SWITCH_KEY] = is_on()
     st.sidebar.toggle(
         "Presentation mode",
-        key=KEY,
+        key=SWITCH_KEY,
+        on_change=remember,
         help="For projecting to a room: wide layout, larger text, numbers and chart labels. Stays on across pages.",
     )
+
+
+def remember() -> None:
+    st.session_state[KEY] = st.session_state[SWITCH_KEY]
