@@ -95,25 +95,11 @@ st.caption(
 )
 
 draw_column, control_column = st.columns([3, 2])
-with draw_column:
-    stroke_width = st.slider("Pen width", 6, 40, 18)
-    drawing = st_canvas(
-        stroke_width=stroke_width,
-        stroke_color="#FFFFFF",
-        background_color="#000000",
-        width=280,
-        height=280,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        key=f"autoencoder_canvas_{st.session_state.get(CANVAS_KEY, 0)}",
-    )
-    clear_column, heldout_column = st.columns(2)
-    clear_column.button("Clear", on_click=clear, width="stretch")
-    heldout_column.button("Use a held-out digit", on_click=next_heldout_digit, width="stretch")
-
 with control_column:
     method = st.radio("Quantization", list(METHOD_LABELS), format_func=METHOD_LABELS.get, horizontal=True)
     bits = st.select_slider("Bits per weight", BIT_OPTIONS, value=4, format_func=bits_label)
+    # here, beside the canvas: above it, the canvas's toolbar covered the slider once a stroke was drawn
+    stroke_width = st.slider("Pen width", 6, 40, 18)
 
     with st.expander("Bits per layer"):
         st.write(
@@ -133,6 +119,21 @@ with control_column:
                 key=f"autoencoder_bits_{layer}",
             )
             layer_bits[layer] = None if chosen == FLOAT else chosen
+
+with draw_column:
+    drawing = st_canvas(
+        stroke_width=stroke_width,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        width=280,
+        height=280,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=f"autoencoder_canvas_{st.session_state.get(CANVAS_KEY, 0)}",
+    )
+    clear_column, heldout_column = st.columns(2)
+    clear_column.button("Clear", on_click=clear, width="stretch")
+    heldout_column.button("Use a held-out digit", on_click=next_heldout_digit, width="stretch")
 if not per_layer:
     layer_bits = dict.fromkeys(autoencoder.LAYER_NAMES, None if bits == FLOAT else bits)
 bits_key = tuple(layer_bits.items())
@@ -160,18 +161,20 @@ else:
     float_out = autoencoder.reconstruct(state_dict(), flat)[0]
     quantized_out = autoencoder.reconstruct(model.state_dict, flat)[0]
     label = "mixed bits" if per_layer else bits_label(bits)
+    difference = np.abs(quantized_out - float_out)
+    peak = float(difference.max())  # differences are small: drawn on 0…1 the panel was nearly black
     columns = st.columns(4)
     panels = [
         (digit, f"Input: {source}, framed as MNIST (28×28)", None),
         (float_out, "Float reconstruction", ("Float MSE", mse(flat[0], float_out))),
         (quantized_out, f"{label} reconstruction", (f"{label} MSE", mse(flat[0], quantized_out))),
-        (np.abs(quantized_out - float_out), f"|{label} − float|", None),
+        (difference / peak if peak > 0 else difference, f"|{label} − float|, brightened: white = {peak:.2f}", None),
     ]
     for column, (image, caption, measured) in zip(columns, panels):
-        column.image(digit_png(image, PREVIEW_SIDE), caption=caption, width=PREVIEW_SIDE)
+        column.image(digit_png(image, PREVIEW_SIDE), caption=caption, width="stretch")  # four fit any column width
         if measured is not None:
             column.metric(measured[0], f"{measured[1]:.4f}", help="Mean squared pixel error against the input")
-    columns[3].metric("Largest pixel change", f"{np.abs(quantized_out - float_out).max():.3f}")
+    columns[3].metric("Largest pixel change", f"{peak:.3f}")
 
 if any(width is not None for width in layer_bits.values()):
     spread, float_spread = heldout_spread(bits_key, method), heldout_spread(FLOAT_KEY, method)
