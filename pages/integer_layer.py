@@ -93,8 +93,7 @@ accumulator = qlinear.accumulate(fc1, x_codes)
 st.latex(r"\mathrm{acc} = \sum_{i=1}^{784} (x_{q,i} - z_x)\, W_{q,i} + b_q")
 st.markdown(
     "Exact in 32 bits: each product is at most 255 · 127 = 32,385, and 784 of them sum to at most 25.4 million, "
-    "far below 2<sup>31</sup> ≈ 2.1 billion.",
-    unsafe_allow_html=True,
+    "far below $2^{31}$ ≈ 2.1 billion."
 )
 
 st.subheader(f"5. Requantize to uint8 (s_y = {fc1.output_scale:.6g}, z_y = {fc1.output_zero_point})")

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PICTURES = ASSETS / "chapters"
 """One small picture per chapter, <page file's stem>.png, made by `python -m assets.chapter_pictures`."""
@@ -47,6 +50,14 @@ CHAPTERS = (
             "Activations arrive at run time: pick where to clip them from a few samples."),
     Chapter("pages/integer_layer.py", "Integer layer", ":material/calculate:", "Linear quantization",
             "A layer computed in int8 and int32 only, followed stage by stage."),
+    Chapter("pages/deep_compression.py", "Deep Compression", ":material/compress:", "Compression in practice",
+            "Prune, share, fine-tune, Huffman-code: a real classifier about 50× smaller, scored on digits it never saw."),
+    Chapter("pages/output_aware.py", "Output-aware quantization", ":material/output:", "Compression in practice",
+            "Quantize for what a layer computes, not for its weights: product quantization and GPTQ."),
+    Chapter("pages/number_formats.py", "Number formats", ":material/data_array:", "Compression in practice",
+            "The 4-bit formats models ship in (NF4, MXFP4, NVFP4, llama.cpp's blocks) on the same weights."),
+    Chapter("pages/your_weights.py", "Your weights", ":material/upload_file:", "Compression in practice",
+            "Bring a weight file: the bits each tensor needs, and the best file under a size budget."),
 )  # fmt: skip
 
 
@@ -63,3 +74,13 @@ def next_chapter(path: str) -> Chapter | None:
     paths = [chapter.path for chapter in CHAPTERS]
     position = paths.index(path)
     return CHAPTERS[position + 1] if position + 1 < len(CHAPTERS) else None
+
+
+def chapter_link(path: str, label: str) -> None:
+    """A link to the chapter in `path` ("pages/....py"); its label as plain text when the page runs without the
+    app's navigation (a page tested on its own), where Streamlit knows no other page."""
+    chapter = next(chapter for chapter in CHAPTERS if chapter.path == path)
+    try:
+        st.page_link(chapter.path, label=label, icon=chapter.icon)
+    except StreamlitPageNotFoundError:
+        st.caption(label)
