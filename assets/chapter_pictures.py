@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from safetensors.numpy import load_file
 
 from core import distributions
 from core.images.io import sample_image
@@ -18,10 +19,14 @@ from core.images.palette import palette_kmeans
 from core.measure.image_error import pixel_error
 from core.models import autoencoder
 from core.models.mnist import SIDE, load_split
-from core.quantize import calibration, dtypes, linear, qlinear
+from core.compress.prune import magnitude_mask
+from core.quantize import calibration, dtypes, formats, linear, qlinear
+from core.quantize.gptq import gptq_quantize
+from core.quantize.kmeans import kmeans_1d
 from core.quantize.weight_sharing import quantize_weights
 
 ASSETS = Path(__file__).resolve().parent
+MODELS = ASSETS.parent / "models"
 CHAPTERS = ASSETS / "chapters"
 WIDTH, HEIGHT = 480, 270
 BACKGROUND = (255, 255, 255)
@@ -197,6 +202,66 @@ def integer_layer() -> Image.Image:
     )
 
 
+def deep_compression() -> Image.Image:
+    """A corner of LeNet-300-100's first layer, then the same weights pruned to the largest 10% and shared among
+    16 values (white: pruned)."""
+    weights = load_file(str(MODELS / "lenet_300_100.safetensors"))["ip1.weight"].astype(np.float64)[:60, 300:360]
+    kept = magnitude_mask(weights, 0.1)
+    shared = np.zeros_like(weights)
+    shared[kept] = quantize_weights(weights[kept].reshape(1, -1), 4, "kmeans").ravel()
+    limit = float(np.abs(weights).max())
+    side = 200
+    return side_by_side(*(enlarged(diverging(m, limit), side, side) for m in (weights, shared)), gap=24)
+
+
+def number_formats() -> Image.Image:
+    """64 weights (blue bars) and what MXFP4 keeps of them (orange marks): two blocks of 32, each with one scale."""
+    values = distributions.weight_matrix("laplace", 8, seed=2).ravel().astype(np.float64)
+    kept = formats.quantize_dequantize(values, "mxfp4").astype(np.float64)
+    canvas = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    limit = float(np.abs(values).max())
+    middle, half, step = HEIGHT // 2, HEIGHT // 2 - 20, (WIDTH - 40) / values.size
+    draw.line([WIDTH / 2, 10, WIDTH / 2, HEIGHT - 10], fill=(180, 180, 180), width=2)  # the two blocks' border
+    for index, (value, stored) in enumerate(zip(values, kept)):
+        x = 20 + index * step
+        draw.rectangle([x + 1, min(middle, middle - value / limit * half), x + step - 1, max(middle, middle - value / limit * half)], fill=STEEL)
+        y = middle - stored / limit * half
+        draw.line([x, y, x + step, y], fill=ORANGE, width=3)
+    return canvas
+
+
+def output_aware() -> Image.Image:
+    """|X Wᵀ − X Qᵀ| of the autoencoder's fc3 on 40 digits × 60 outputs: rounding each weight to nearest at 3 bits
+    (left) against GPTQ at 3 bits (right), one color scale."""
+    state = autoencoder.load_state_dict()
+    inputs = autoencoder.layer_inputs(state, load_split()[0][:500])["fc3"].astype(np.float64)
+    weights = state["fc3.weight"].astype(np.float64)
+    nearest = linear.fake_quantize(weights, 3, block_size=(1, weights.shape[1])).astype(np.float64)
+    gptq = gptq_quantize(weights, inputs, 3).weights.astype(np.float64)
+    errors = [np.abs(inputs[:40] @ (weights - q).T)[:, :60] for q in (nearest, gptq)]
+    limit = float(max(error.max() for error in errors))
+    return side_by_side(*(enlarged(reds(error, limit), 210, 140) for error in errors), gap=24)
+
+
+def your_weights() -> Image.Image:
+    """The histogram of a real layer's weights (the autoencoder's fc2) with the 8 levels 3-bit k-means gives it."""
+    weights = autoencoder.load_state_dict()["fc2.weight"].ravel()
+    centroids, _ = kmeans_1d(weights, 8, method="fast")
+    counts, edges = np.histogram(weights, bins=96)
+    canvas = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    bar = (WIDTH - 40) // len(counts)
+    def x_of(value: float) -> float:
+        return 20 + (value - edges[0]) / (edges[-1] - edges[0]) * bar * len(counts)
+    for index, count in enumerate(counts):
+        x = 20 + index * bar
+        draw.rectangle([x, HEIGHT - 20 - count / counts.max() * (HEIGHT - 50), x + bar, HEIGHT - 20], fill=(176, 196, 222))
+    for centroid in centroids:
+        draw.line([x_of(centroid), 25, x_of(centroid), HEIGHT - 20], fill=(220, 20, 60), width=3)
+    return canvas
+
+
 def icon() -> Image.Image:
     """The tab icon: a smooth ramp quantized to 2 bits, drawn as four steps in blue."""
     ramp = np.linspace(0.05, 1.0, 64)
@@ -220,6 +285,10 @@ PICTURES: dict[str, Callable[[], Image.Image]] = {
     "granularity": granularity,
     "calibration": calibration_picture,
     "integer_layer": integer_layer,
+    "deep_compression": deep_compression,
+    "output_aware": output_aware,
+    "number_formats": number_formats,
+    "your_weights": your_weights,
 }
 """{page file's stem: its picture}: ui.story finds a chapter's picture by its page's stem."""
 
