@@ -106,6 +106,6 @@ home = st.Page(landing, title="Home", icon=":material/home:", default=True)
 sections = {
     section: [chapter_pages()[chapter.path] for chapter in chapters] for section, chapters in story.sections().items()
 }
-current = st.navigation({"": [home], **sections})
-current.run()
+current = st.navigation({"": [home], **sections}, expanded=True)  # all 14 listed: with the presentation switch below it, Streamlit showed 10 and "View more"
+current.run()  # a page that calls st.stop() (a missing file, a notice) ends there, without the link below
 link_to_next_chapter(current, home)
