@@ -65,15 +65,16 @@ for name, (storage, errors) in results.items():
     labelled = name == "per tensor"  # one line carries the bit widths: on every line they overlapped
     figure.add_trace(go.Scatter(
         x=storage, y=errors, mode="lines+markers+text" if labelled else "lines+markers", name=name,
-        text=[f"{b} bits" for b in BIT_WIDTHS] if labelled else None, textposition="bottom left",
+        text=[f"{b} bits" for b in BIT_WIDTHS] if labelled else None, textposition="top right",
         line=dict(color=GRANULARITY_COLORS.get(name)), marker=dict(symbol=GRANULARITY_SYMBOLS.get(name, "circle"), size=8),
         hovertemplate=f"{name}<br>" + ("%{text}<br>" if labelled else "")
         + "%{x:.3f} bits per weight<br>relative error %{y:.3g}<extra></extra>",
     ))
 figure.update_layout(
     height=460, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="bits per weight, scales and zero points included",
-    yaxis_title="relative error ‖W − Q‖<sub>F</sub> / ‖W‖<sub>F</sub> (log)", yaxis_type="log",
+    yaxis_title="relative error ‖W − Q‖<sub>F</sub> / ‖W‖<sub>F</sub> (log)",
 )
+figure.update_yaxes(type="log", dtick=1, exponentformat="power")  # one label per power of ten
 plotly_chart(figure)
 st.caption(
     "Each point is one bit width, 2 bits at the left of every line to 8 at the right (printed on the per-tensor "
@@ -86,6 +87,10 @@ st.caption(
 
 bits = st.slider("Bits per code", 2, 8, 4)
 column = BIT_WIDTHS.index(bits)
+per_tensor, per_row = results["per tensor"][1][column], results["per row"][1][column]
+a, b = st.columns(2)
+a.metric(f"Relative error per tensor at {bits} bits", f"{per_tensor:.3g}")
+b.metric("Per row", f"{per_row:.3g}", delta=f"{per_row / per_tensor - 1:+.0%}", delta_color="inverse")
 blocks = linear.granularities(weights.shape)
 table = {
     "granularity": list(results),
@@ -100,7 +105,4 @@ your_turn(
     "Now pick a real layer of the autoencoder. Is the gap as large, and is per column or per row the better "
     "choice there?"
 )
-per_tensor, per_row = results["per tensor"][1][column], results["per row"][1][column]
-a, b = st.columns(2)
-a.metric(f"Relative error per tensor at {bits} bits", f"{per_tensor:.3g}")
-b.metric("Per row", f"{per_row:.3g}", delta=f"{per_row / per_tensor - 1:+.0%}", delta_color="inverse")
+

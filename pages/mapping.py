@@ -68,11 +68,14 @@ def mapping_column(column, values: np.ndarray, bits: int, symmetric: bool) -> No
     qmin, qmax = linear.quant_range(bits, symmetric)
     column.subheader(MAPPINGS[symmetric])
     if symmetric and bits == 1:
-        column.markdown(f"At 1 bit the codes are the signs −1 and +1, times s = mean|x| = {s:.6g} (the least-squares scale).")
+        column.markdown(rf"At 1 bit the codes are the signs −1 and +1, times $s = \operatorname{{mean}}|x| = {s:.6g}$ (the least-squares scale).")
     elif symmetric:
-        column.markdown(f"s = max|x| / {qmax} = {s:.6g} · codes {qmin}…{qmax} · q = round(x / s)")
+        column.markdown(rf"$s = \max|x| / {qmax} = {s:.6g}$, codes {qmin}…{qmax}, $q = \operatorname{{round}}(x / s)$")
     else:
-        column.markdown(f"s = (max − min) / {qmax} = {s:.6g} · z = round(−min / s) = {z} · codes {qmin}…{qmax} · q = round(x / s) + z")
+        column.markdown(
+            rf"$s = (\max - \min) / {qmax} = {s:.6g}$, $z = \operatorname{{round}}(-\min / s) = {z}$, codes {qmin}…{qmax}, "
+            r"$q = \operatorname{round}(x / s) + z$"
+        )
     plotly_chart(number_line(values, restored, codes, s, z, bits, symmetric), key=f"line_{symmetric}", where=column)
     column.dataframe(
         {"x": values, "code q": codes, "dequantized": restored.astype(np.float64), "error": restored.astype(np.float64) - values},
