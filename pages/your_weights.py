@@ -42,9 +42,10 @@ def analysed(digest: str, name: str, _source: str | bytes) -> WeightReport:
     )
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def tradeoff(digest: str, method: str, _report: WeightReport) -> tuple[np.ndarray, np.ndarray]:
-    return budget.size_error_curve(_report, method)
+@st.cache_resource(max_entries=4, show_spinner="Finding the best bits for every size…")
+def tradeoff(digest: str, method: str, _report: WeightReport) -> budget.Frontier | budget.HullPath:
+    """The report's size–error trade-off for a method, shared by every slider move (up to 16 MB of back-pointers)."""
+    return budget.report_tradeoff(_report, method)
 
 
 def examples() -> dict[str, Path]:
@@ -133,7 +134,9 @@ def heatmap(report: WeightReport, method: str) -> go.Figure:
     return figure
 
 
-def curve_figure(sizes: np.ndarray, errors: np.ndarray, uniform: list[budget.BitAllocation], chosen: budget.BitAllocation) -> go.Figure:
+def curve_figure(
+    sizes: np.ndarray, errors: np.ndarray, bit_widths: tuple[int, ...], uniform: list[budget.BitAllocation], chosen: budget.BitAllocation
+) -> go.Figure:
     keep = np.unique(np.linspace(0, sizes.size - 1, min(sizes.size, 2000)).astype(int))  # enough points to draw the curve
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=sizes[keep] / 1e6, y=errors[keep], mode="lines", name="best bits per tensor"))
@@ -142,7 +145,7 @@ def curve_figure(sizes: np.ndarray, errors: np.ndarray, uniform: list[budget.Bit
             x=[allocation.total_bytes / 1e6 for allocation in uniform],
             y=[allocation.relative_error for allocation in uniform],
             mode="markers+text",
-            text=[f"{bits}" for bits in range(2, 2 + len(uniform))],
+            text=[f"{bits}" for bits in bit_widths],
             textposition="top right",
             name="every tensor at the same bits",
         )
@@ -194,7 +197,8 @@ if not quantized:
     st.stop()
 
 method = st.radio("Method", METHODS, horizontal=True, index=0)
-sizes, errors = tradeoff(digest, method, report)
+path = tradeoff(digest, method, report)
+sizes, errors = budget.size_error_curve(report, method, path)
 smallest, largest = 8 * (sizes[0] - budget.kept_bytes(report)) / parameters, 8 * (sizes[-1] - budget.kept_bytes(report)) / parameters
 low, high = float(np.ceil(smallest * 20) / 20), float(np.floor(largest * 20) / 20)
 high = max(high, low)
@@ -208,7 +212,7 @@ else:
         f"Every choice of bits gives this file the same size with {method} ({bits_per_weight:.2f} bits per weight): "
         "its tensors have so few values that the codebooks or scales outweigh the codes."
     )
-allocation = budget.allocate_bits(report, method, bits_per_weight=bits_per_weight)
+allocation = budget.allocate_bits(report, method, bits_per_weight=bits_per_weight, path=path)
 uniform = [budget.uniform_bits(report, method, bits) for bits in report.bit_widths]
 same_size = [u for u in uniform if u.quantized_bytes <= allocation.quantized_bytes]
 
@@ -231,7 +235,7 @@ else:
     )
 
 st.subheader("Size against error")
-plotly_chart(curve_figure(sizes, errors, uniform, allocation))
+plotly_chart(curve_figure(sizes, errors, report.bit_widths, uniform, allocation))
 st.caption("Each point of the line is the least error reachable at that size; the dots put every tensor at the same bits.")
 
 st.subheader("Every tensor")

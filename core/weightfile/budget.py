@@ -29,8 +29,8 @@ import numpy as np
 
 MAX_FRONTIER = 200_000
 """Points the exact frontier may hold after any tensor; beyond it the hull path is used."""
-MAX_STORED = 4_000_000
-"""Back-pointers the exact frontier may keep over all tensors (8 bytes each)."""
+MAX_STORED = 2_000_000
+"""Back-pointers the exact frontier may keep over all tensors (8 bytes each: 16 MB)."""
 
 from core.weightfile.report import WeightReport
 
@@ -250,9 +250,17 @@ def _bit_allocation(report: WeightReport, method: str, choices: np.ndarray, size
     )
 
 
-def allocate_bits(report: WeightReport, method: str, bits_per_weight: float | None = None, megabytes: float | None = None) -> BitAllocation:
+def report_tradeoff(report: WeightReport, method: str) -> Frontier | HullPath:
+    """The trade-off (exact frontier, or hull path) of a report's method; compute once, allocate often."""
+    return tradeoff(*options(report, method))
+
+
+def allocate_bits(
+    report: WeightReport, method: str, bits_per_weight: float | None = None, megabytes: float | None = None, path: Frontier | HullPath | None = None
+) -> BitAllocation:
     """The best bits per tensor for a budget given as average bits per quantized weight (scales and
-    codebooks included) or as total megabytes (10^6 bytes) of the file, kept tensors included."""
+    codebooks included) or as total megabytes (10^6 bytes) of the file, kept tensors included.
+    `path`: report_tradeoff(report, method), if already at hand."""
     if (bits_per_weight is None) == (megabytes is None):
         raise ValueError("give exactly one budget: bits_per_weight or megabytes")
     costs, distortions = options(report, method)
@@ -261,7 +269,7 @@ def allocate_bits(report: WeightReport, method: str, bits_per_weight: float | No
         budget = math.floor(bits_per_weight * parameters / 8 + 1e-6)  # a size read back as bits per weight must fit again
     else:
         budget = int(megabytes * 1e6) - kept_bytes(report)
-    path = tradeoff(costs, distortions)
+    path = path or tradeoff(costs, distortions)
     if budget < path.sizes[0]:
         smallest = path.sizes[0]
         raise ValueError(
@@ -280,9 +288,8 @@ def uniform_bits(report: WeightReport, method: str, bits: int) -> BitAllocation:
     return _bit_allocation(report, method, np.full(costs.shape[0], column), int(costs[:, column].sum()), distortion, distortion, True)
 
 
-def size_error_curve(report: WeightReport, method: str) -> tuple[np.ndarray, np.ndarray]:
+def size_error_curve(report: WeightReport, method: str, path: Frontier | HullPath | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(total bytes, relative error) of every allocation on the trade-off (exact frontier or hull path): the best error at each size."""
-    costs, distortions = options(report, method)
-    path = tradeoff(costs, distortions)
+    path = path or report_tradeoff(report, method)
     parameters = sum(tensor.parameters for tensor in report.quantized_tensors)
     return path.sizes + kept_bytes(report), np.sqrt(np.maximum(path.distortions, 0) / parameters)
