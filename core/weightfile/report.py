@@ -226,11 +226,13 @@ def report_file(weights: WeightFile, progress: Progress | None = None) -> Weight
     """The report of every tensor of an opened weight file, read one at a time; progress gets
     (share of the parameters done, the tensor at work)."""
     total = max(1, sum(info.parameters for info in weights.tensors))
-    done = 0
+    done, reported = 0, -1.0
     rows = []
     for index, info in enumerate(weights.tensors):
-        if progress:
-            progress(done / total, f"{info.name[:60]} ({index + 1:,} of {len(weights):,})")
+        # at most ~200 reports: on the page each one crosses to another process
+        if progress and done / total - reported >= 0.005:
+            reported = done / total
+            progress(reported, f"{info.name[:60]} ({index + 1:,} of {len(weights):,})")
         rows.append(tensor_report(info, weights.read(index) if info.is_float else None))
         done += info.parameters
     if progress:
