@@ -113,7 +113,8 @@ def tensor_table(report: WeightReport, method: str, allocation: budget.BitAlloca
 
 def heatmap(report: WeightReport, method: str) -> go.Figure:
     tensors = sorted(report.quantized_tensors, key=lambda tensor: tensor.parameters, reverse=True)[:HEATMAP_ROWS]
-    sqnr = np.array([tensor.sqnr_db(method) for tensor in tensors])
+    with np.errstate(divide="ignore"):
+        sqnr = np.array([[*tensor.sqnr_db(method), *(-20 * np.log10([tensor.format_errors[fmt] for fmt in report.formats]))] for tensor in tensors])
     exact = np.isinf(sqnr)  # a tensor with at most 2^b distinct values comes back unchanged
     finite = sqnr[~exact]
     top = float(finite.max()) if finite.size else 1.0
@@ -121,7 +122,7 @@ def heatmap(report: WeightReport, method: str) -> go.Figure:
     figure = go.Figure(
         go.Heatmap(
             z=np.where(exact, top, sqnr),
-            x=[f"{bits} bits" for bits in report.bit_widths],
+            x=[f"{bits} bits" for bits in report.bit_widths] + list(report.formats),
             y=names,
             colorscale="Viridis",
             colorbar_title="SQNR dB",
@@ -135,7 +136,12 @@ def heatmap(report: WeightReport, method: str) -> go.Figure:
 
 
 def curve_figure(
-    sizes: np.ndarray, errors: np.ndarray, bit_widths: tuple[int, ...], uniform: list[budget.BitAllocation], chosen: budget.BitAllocation
+    sizes: np.ndarray,
+    errors: np.ndarray,
+    bit_widths: tuple[int, ...],
+    uniform: list[budget.BitAllocation],
+    formats: dict[str, tuple[int, float]],
+    chosen: budget.BitAllocation,
 ) -> go.Figure:
     keep = np.unique(np.linspace(0, sizes.size - 1, min(sizes.size, 2000)).astype(int))  # enough points to draw the curve
     figure = go.Figure()
@@ -148,6 +154,17 @@ def curve_figure(
             text=[f"{bits}" for bits in bit_widths],
             textposition="top right",
             name="every tensor at the same bits",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=[size / 1e6 for size, _ in formats.values()],
+            y=[error for _, error in formats.values()],
+            mode="markers+text",
+            text=list(formats),
+            textposition="bottom left",
+            marker_symbol="diamond",
+            name="every tensor in a shipped 4-bit format",
         )
     )
     figure.add_trace(go.Scatter(x=[chosen.total_bytes / 1e6], y=[chosen.relative_error], mode="markers", marker_size=14, marker_symbol="star", name="your budget"))
@@ -235,8 +252,13 @@ else:
     )
 
 st.subheader("Size against error")
-plotly_chart(curve_figure(sizes, errors, report.bit_widths, uniform, allocation))
-st.caption("Each point of the line is the least error reachable at that size; the dots put every tensor at the same bits.")
+formats = {fmt: budget.in_format(report, fmt) for fmt in report.formats}
+plotly_chart(curve_figure(sizes, errors, report.bit_widths, uniform, formats, allocation))
+st.caption(
+    f"Each point of the line is the least error reachable at that size with {method}; the dots put every tensor at "
+    "the same bits; the diamonds store every tensor in a 4-bit format models ship in (core.quantize.formats), "
+    "scales and padding included."
+)
 
 st.subheader("Every tensor")
 st.dataframe(tensor_table(report, method, allocation), hide_index=True, width="stretch")
@@ -245,7 +267,7 @@ st.caption(
     "trouble: one outlier stretches a linear scale and leaves the other weights few levels."
 )
 
-st.subheader(f"SQNR by bits: {method}")
+st.subheader(f"SQNR by bits: {method}, and in each 4-bit format")
 plotly_chart(heatmap(report, method))
 if len(quantized) > HEATMAP_ROWS:
     st.caption(f"The {HEATMAP_ROWS} largest of {len(quantized):,} quantized tensors; the table and the downloads hold them all.")

@@ -288,6 +288,16 @@ def uniform_bits(report: WeightReport, method: str, bits: int) -> BitAllocation:
     return _bit_allocation(report, method, np.full(costs.shape[0], column), int(costs[:, column].sum()), distortion, distortion, True)
 
 
+def in_format(report: WeightReport, fmt: str) -> tuple[int, float]:
+    """(total bytes, relative error as in BitAllocation) of the file with every quantized tensor stored in block format fmt."""
+    if fmt not in report.formats:
+        raise ValueError(f"fmt must be one of {', '.join(report.formats)}; got {fmt!r}")
+    tensors = report.quantized_tensors
+    parameters = sum(tensor.parameters for tensor in tensors)
+    distortion = sum(tensor.parameters * tensor.format_errors[fmt] ** 2 for tensor in tensors)
+    return sum(tensor.format_bytes[fmt] for tensor in tensors) + kept_bytes(report), math.sqrt(distortion / parameters)
+
+
 def size_error_curve(report: WeightReport, method: str, path: Frontier | HullPath | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(total bytes, relative error) of every allocation on the trade-off (exact frontier or hull path): the best error at each size."""
     path = path or report_tradeoff(report, method)

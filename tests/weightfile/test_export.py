@@ -92,3 +92,15 @@ def test_the_report_reads_back_from_json_and_csv(report) -> None:
     from_csv = report_from_csv(report_to_csv(report), report.source)
     assert report_to_json(from_csv) == text
     assert [row.status for row in from_csv.tensors] == [row.status for row in report.tensors]
+
+
+def test_a_whole_file_in_a_block_format_counts_every_quantized_tensor(report) -> None:
+    from core.weightfile.budget import in_format, kept_bytes
+
+    quantized = report.quantized_tensors
+    size, error = in_format(report, "q4_0")
+    assert size == sum(row.format_bytes["q4_0"] for row in quantized) + kept_bytes(report)
+    weighted = sum(row.parameters * row.format_errors["q4_0"] ** 2 for row in quantized) / sum(row.parameters for row in quantized)
+    assert error == pytest.approx(math.sqrt(weighted))
+    with pytest.raises(ValueError, match="fmt must be one of nf4, mxfp4, q4_0, int4_g128"):
+        in_format(report, "q4_k")
