@@ -160,10 +160,11 @@ def curve_figure(
         go.Scatter(
             x=[size / 1e6 for size, _ in formats.values()],
             y=[error for _, error in formats.values()],
-            mode="markers+text",
+            mode="markers",
             text=list(formats),
-            textposition="bottom left",
+            hovertemplate="%{text}: %{x:.3f} MB, relative error %{y:.4f}<extra></extra>",
             marker_symbol="diamond",
+            marker_size=9,
             name="every tensor in a shipped 4-bit format",
         )
     )
@@ -172,8 +173,9 @@ def curve_figure(
         xaxis_title="file size (MB, scales and codebooks included)",
         yaxis_title="relative error (log)",
         yaxis_type="log",
-        height=400,
+        height=440,
         margin=dict(t=30, b=40),
+        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
     )
     return figure
 
@@ -256,8 +258,8 @@ formats = {fmt: budget.in_format(report, fmt) for fmt in report.formats}
 plotly_chart(curve_figure(sizes, errors, report.bit_widths, uniform, formats, allocation))
 st.caption(
     f"Each point of the line is the least error reachable at that size with {method}; the dots put every tensor at "
-    "the same bits; the diamonds store every tensor in a 4-bit format models ship in (core.quantize.formats), "
-    "scales and padding included."
+    "the same bits; the diamonds store every tensor in a 4-bit format models ship in "
+    f"({', '.join(report.formats)}; hover for which), scales and padding included."
 )
 
 st.subheader("Every tensor")
