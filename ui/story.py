@@ -28,7 +28,10 @@ CHAPTERS = (
     Chapter("pages/granularity.py", "Granularity", ":material/view_module:", "Linear quantization"),
     Chapter("pages/calibration.py", "Calibration", ":material/tune:", "Linear quantization"),
     Chapter("pages/integer_layer.py", "Integer layer", ":material/calculate:", "Linear quantization"),
+    Chapter("pages/deep_compression.py", "Deep Compression", ":material/compress:", "Compression in practice"),
+    Chapter("pages/output_aware.py", "Output-aware quantization", ":material/output:", "Compression in practice"),
     Chapter("pages/number_formats.py", "Number formats", ":material/data_array:", "Compression in practice"),
+    Chapter("pages/your_weights.py", "Your weights", ":material/upload_file:", "Compression in practice"),
 )
 
 
