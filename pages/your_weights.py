@@ -131,7 +131,7 @@ def heatmap(report: WeightReport, method: str) -> go.Figure:
             hovertemplate="%{y}<br>%{x}: SQNR %{text} dB<extra></extra>",
         )
     )
-    figure.update_layout(height=min(140 + 22 * len(tensors), 1400), margin=dict(t=30, b=40), yaxis_autorange="reversed")
+    figure.update_layout(height=min(140 + 22 * len(tensors), 1400), margin={"t": 30, "b": 40}, yaxis_autorange="reversed")
     return figure
 
 
@@ -174,8 +174,8 @@ def curve_figure(
         yaxis_title="relative error (log)",
         yaxis_type="log",
         height=440,
-        margin=dict(t=30, b=40),
-        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
+        margin={"t": 30, "b": 40},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
     )
     return figure
 
@@ -280,10 +280,9 @@ json_column.download_button("Report (JSON)", lambda: report_to_json(report), fil
 csv_column.download_button("Report (CSV)", lambda: report_to_csv(report), file_name=download_name(name, "_report.csv"), mime="text/csv")
 wanted = (digest, method, tuple(sorted(allocation.bits.items())))
 prepared = st.session_state.get(QUANTIZED_KEY)
-if prepared is None or prepared[0] != wanted:
-    if file_column.button("Make the quantized file"):
-        data = run_in_background(quantized_file, source, name, report, allocation, label="Quantizing every tensor")
-        st.session_state[QUANTIZED_KEY] = prepared = (wanted, data)
+if (prepared is None or prepared[0] != wanted) and file_column.button("Make the quantized file"):
+    data = run_in_background(quantized_file, source, name, report, allocation, label="Quantizing every tensor")
+    st.session_state[QUANTIZED_KEY] = prepared = (wanted, data)
 if prepared is not None and prepared[0] == wanted:
     file_column.download_button(
         f"Quantized file ({len(prepared[1]) / 1e6:.3f} MB)",

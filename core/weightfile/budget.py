@@ -22,6 +22,7 @@ the path interpolated at the budget), so the remaining gap is stated, never hidd
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -86,7 +87,7 @@ def hull_path(costs: np.ndarray, distortions: np.ndarray) -> HullPath:
     for tensor, (cost, distortion) in enumerate(zip(costs, distortions)):
         hull = lower_hull(cost, distortion)
         start.append(hull[0])
-        for before, after in zip(hull, hull[1:]):
+        for before, after in itertools.pairwise(hull):
             slope = (distortion[after] - distortion[before]) / (cost[after] - cost[before])
             steps.append((slope, tensor, after, cost[after] - cost[before], distortion[after] - distortion[before]))
     steps.sort(key=lambda step: step[0])  # steepest saving first; a tensor's own steps stay in hull order

@@ -27,7 +27,16 @@ from core.measure.sizes import index_bits
 from core.quantize.linear import dequantize
 from core.weightfile.budget import BitAllocation
 from core.weightfile.read import DTYPES, WeightFile, open_weights
-from core.weightfile.report import KMEANS, TensorReport, TensorStatistics, WeightReport, as_matrix, block_size, kmeans_fit, linear_codes
+from core.weightfile.report import (
+    KMEANS,
+    TensorReport,
+    TensorStatistics,
+    WeightReport,
+    as_matrix,
+    block_size,
+    kmeans_fit,
+    linear_codes,
+)
 
 FORMAT = "quantization-explorer/1"
 _PACK_VALUES = 1 << 20  # a multiple of 8: every packed chunk ends on a byte
@@ -128,7 +137,7 @@ def load_quantized(source: str | bytes) -> dict[str, np.ndarray]:
     layout = json.loads(weights.metadata["quantization"])
     method = layout["method"]
     arrays = {info.name: index for index, info in enumerate(weights.tensors)}
-    read = lambda name: weights.read(arrays[name])  # noqa: E731
+    read = lambda name: weights.read(arrays[name])
     loaded = {}
     for name, info in zip(arrays, weights.tensors):
         base = name.rsplit(":", 1)[0]

@@ -25,7 +25,13 @@ import numpy as np
 from core.measure.sizes import linear_bytes, shared_bytes
 from core.quantize.formats import bits_per_weight, format_named, quantize_dequantize
 from core.quantize.kmeans import kmeans_1d
-from core.quantize.linear import block_count, choose_qparams, dequantize, fake_quantize, quantize
+from core.quantize.linear import (
+    block_count,
+    choose_qparams,
+    dequantize,
+    fake_quantize,
+    quantize,
+)
 from core.weightfile.read import TensorInfo, WeightFile, open_weights
 
 BIT_WIDTHS = tuple(range(2, 9))

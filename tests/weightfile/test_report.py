@@ -13,7 +13,16 @@ from scipy.stats import kurtosis
 from core.quantize.formats import bits_per_weight, quantize_dequantize
 from core.weightfile import report as report_module
 from core.weightfile.read import TensorInfo
-from core.weightfile.report import BIT_WIDTHS, KMEANS, PER_CHANNEL, PER_GROUP, PER_TENSOR, report_weights, statistics, tensor_report
+from core.weightfile.report import (
+    BIT_WIDTHS,
+    KMEANS,
+    PER_CHANNEL,
+    PER_GROUP,
+    PER_TENSOR,
+    report_weights,
+    statistics,
+    tensor_report,
+)
 
 
 def minmax_reference(matrix: np.ndarray, bits: int, rows: int, columns: int) -> np.ndarray:
