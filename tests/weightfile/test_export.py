@@ -104,3 +104,13 @@ def test_a_whole_file_in_a_block_format_counts_every_quantized_tensor(report) ->
     assert error == pytest.approx(math.sqrt(weighted))
     with pytest.raises(ValueError, match="fmt must be one of nf4, mxfp4, q4_0, int4_g128"):
         in_format(report, "q4_k")
+
+
+def test_a_budget_in_megabytes_counts_the_kept_tensors(report) -> None:
+    by_bits = allocate_bits(report, "k-means", bits_per_weight=5.0)
+    megabytes = by_bits.total_bytes / 1e6
+    by_size = allocate_bits(report, "k-means", megabytes=megabytes)
+    assert by_size.total_bytes <= megabytes * 1e6 and by_size.kept_bytes == 3 * 8 + 2 * 4  # steps (I64) and broken (2 floats)
+    assert by_size.bits == by_bits.bits and by_size.relative_error == by_bits.relative_error
+    with pytest.raises(ValueError, match="give exactly one budget"):
+        allocate_bits(report, "k-means", bits_per_weight=4.0, megabytes=1.0)
