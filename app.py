@@ -57,6 +57,7 @@ def chapter_card(chapter: story.Chapter) -> None:
 
 
 def landing() -> None:
+    st.html(story.ASSETS / "landing.css")
     st.title("Quantization Explorer")
     st.write(
         "Every number a computer stores costs bits. Quantization stores numbers with fewer of them: 16 colors "
