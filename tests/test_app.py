@@ -12,7 +12,7 @@ from streamlit.navigation.page import Page
 from streamlit.testing.v1 import AppTest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from ui.story import CHAPTERS, sections
+from ui import story
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -22,7 +22,7 @@ def test_landing_page_links_every_section_and_prepares_the_process_once() -> Non
         gc.unfreeze()
         app = AppTest.from_file(APP, default_timeout=120).run()
         assert not app.exception
-        assert [header.value for header in app.subheader] == list(sections())
+        assert [header.value for header in app.subheader] == list(story.sections())
         assert {"pandas", "plotly.graph_objects", "torch"} <= set(sys.modules)
         assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
         frozen = gc.get_freeze_count()
@@ -54,7 +54,7 @@ def test_pages_are_made_once_per_process_and_every_run_navigates_its_own_copies(
     monkeypatch.setattr(streamlit, "navigation", recording)
     first = AppTest.from_file(APP, default_timeout=120).run()
     assert not first.exception
-    assert made.count("landing") == 1 and len(made) in (1, len(CHAPTERS) + 1)  # all when no earlier test made them
+    assert made.count("landing") == 1 and len(made) in (1, len(story.CHAPTERS) + 1)  # all when no earlier test made them
     made.clear()
     first.run()
     AppTest.from_file(APP, default_timeout=120).run()  # another session
@@ -72,3 +72,26 @@ def test_every_module_in_pages_is_a_page_in_the_navigation() -> None:
 
     on_disk = {f"pages/{path.name}" for path in (ROOT / "pages").glob("*.py")}
     assert on_disk == set(registered_pages().values())
+
+
+def test_landing_page_starts_the_story_with_every_chapter_its_picture_and_hook() -> None:
+    app = AppTest.from_file(APP, default_timeout=120).run()
+    links = [link.proto.label for link in app.get("page_link")]
+    assert links[0] == f"**Start here: {story.CHAPTERS[0].title}**"
+    assert links[1:] == [chapter.title for chapter in story.CHAPTERS]
+    captions = [caption.value for caption in app.caption]
+    assert all(chapter.hook in captions for chapter in story.CHAPTERS)
+    assert len(app.get("image")) == sum(chapter.picture is not None for chapter in story.CHAPTERS) > 0
+
+
+def test_presentation_mode_is_a_session_flag_the_switch_sets() -> None:
+    from ui import presentation
+
+    app = AppTest.from_file(APP, default_timeout=120).run()
+    assert presentation.KEY not in app.session_state or not app.session_state[presentation.KEY]
+    app.toggle(key=presentation.SWITCH_KEY).set_value(True).run()
+    assert app.session_state[presentation.KEY] is True
+    app.run()  # a later run (another page, in the browser) keeps it and the switch shows it
+    assert app.session_state[presentation.KEY] is True and app.toggle(key=presentation.SWITCH_KEY).value
+    app.toggle(key=presentation.SWITCH_KEY).set_value(False).run()
+    assert app.session_state[presentation.KEY] is False
