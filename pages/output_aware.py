@@ -212,7 +212,11 @@ if submitted:
     if k > sub_vectors // block:
         st.error(f"k must be at most the number of sub-vectors, {sub_vectors // block:,} for block {block}; got {k}.")
     else:
-        weight_row, output_row = trial(model, layer, block, k)
+        try:
+            weight_row, output_row = trial(model, layer, block, k)
+        except ValueError as error:
+            st.error(f"Could not quantize this layer: {error}")
+            st.stop()
         a, b, c = st.columns(3)
         a.metric("Bits per weight", f"{weight_row['bits_per_weight']:.3f}")
         b.metric("Output error, weight objective", percent(weight_row["output_error"]))
