@@ -60,3 +60,10 @@ def test_your_own_product_quantization_runs_in_the_background(app):
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Bits per weight"] == f"{(500 * 4 + 16 * 2 * 16) / 1000:.3f}"  # 4-bit codes per pair + the codebook
     assert "held-out digits is" in texts(app)
+
+
+def test_the_whole_model_sentence_reads_the_chosen_bits(app):
+    study = load_study()["autoencoder"]
+    by_outputs = study["effect"]["PQ, output objective"]["score"][1]
+    assert "Where the weight objective misleads, at 2 bits: on the 5 layers" in texts(app)
+    assert f"is {by_outputs:.4f} against" in texts(app)
