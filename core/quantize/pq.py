@@ -101,8 +101,9 @@ def product_quantize(
         activations = finite_array(inputs, "inputs", ndim=2)
         if activations.shape[1] != in_features:
             raise ValueError(f"inputs must have {in_features} columns (W's inputs); got shape {activations.shape}")
-        activations = activations.astype(np.float64)
-        gram = activations.T @ activations
+        if activations.dtype != np.float32:
+            activations = activations.astype(np.float64)
+        gram = (activations.T @ activations).astype(np.float64)  # float32 inputs: a float32 product, twice as fast
     report = progress or (lambda fraction, text: None)
     rng = np.random.default_rng(seed)
 
