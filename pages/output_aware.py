@@ -73,9 +73,11 @@ def effect_chart(study: dict) -> go.Figure:
             x=curve["bits_per_weight"], y=curve["score"], mode="lines+markers", name=method,
             line=dict(color=COLORS[method]), hovertemplate=f"{method}<br>%{{x:.3f}} bits per weight<br>%{{y:.4g}}<extra></extra>",
         ))
-    figure.add_hline(
-        y=study["float_score"], line=dict(color="black", dash="dash"), annotation_text="float32", annotation_position="bottom right"
-    )
+    spanned = [bits for curve in study["effect"].values() for bits in curve["bits_per_weight"]]
+    figure.add_trace(go.Scatter(  # a trace, not add_hline: an hline's label lands off a log axis
+        x=[min(spanned), max(spanned)], y=[study["float_score"]] * 2, mode="lines", name="float32",
+        line=dict(color="black", dash="dash"), hovertemplate="float32: %{y:.4g}<extra></extra>",
+    ))
     accuracy = study["score_name"] == "held-out accuracy"
     figure.update_layout(
         height=420, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.25),
