@@ -15,7 +15,6 @@ import os
 import re
 import shlex
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import kubernetes_validate
