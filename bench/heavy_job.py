@@ -8,7 +8,8 @@ on the same server; the readers' update times before, during and after it. Print
 A heavy job shares its server's interpreter with every session of that server; a balancer in front changes
 nothing on that server, so this runs one `streamlit run app.py` directly. Each repeat (--repeats) starts a
 fresh server, so the job's result is never cached yet:
-1. the readers open their pages (every registered page but the heavy one), the heavy session opens --page;
+1. the readers open their pages (every registered page but the heavy one), the heavy session opens --page,
+   and the readers move sliders for --warm-up s to fill their pages' caches (not counted);
 2. the readers move sliders for --seconds: "before";
 3. the heavy session sets --widget to each of --choices in turn (a radio or selectbox; with no --choices it
    presses the button called --widget); its reruns last as long as the jobs; a reader's update whose time
@@ -85,7 +86,7 @@ def phase_of(finished: float, seconds: float, job_start: float, job_end: float) 
 def cpu_snapshot(pid: int) -> tuple[float, float]:
     """(the server process's CPU seconds, those of its descendants)."""
     own = cpu_seconds(pid)
-    return own, total_cpu_seconds(process_tree(pid)) - own
+    return own, max(0.0, total_cpu_seconds(process_tree(pid)) - own)
 
 
 async def one_repeat(index: int, args: argparse.Namespace, titles: list[str], directory: Path) -> Repeat:
@@ -100,11 +101,14 @@ async def one_repeat(index: int, args: argparse.Namespace, titles: list[str], di
             *(open_reader(new_reader, titles[i % len(titles)], 0, results) for i in range(args.readers)),
         )
         readers = [reader for reader in opened[1:] if reader is not None]
-        snapshots, moments = [cpu_snapshot(process.pid)], []
         moving = [
             asyncio.create_task(read(reader, titles[i % len(titles)], i, math.inf, results))
             for i, reader in enumerate(readers)
         ]
+        await asyncio.sleep(args.warm_up)  # each reader's first moves fill its page's caches: not counted
+        results.latencies.clear()
+        results.finished.clear()
+        snapshots, moments = [cpu_snapshot(process.pid)], []
         await asyncio.sleep(args.seconds)
         job_start = time.monotonic()
         snapshots.append(cpu_snapshot(process.pid))
@@ -128,7 +132,7 @@ async def one_repeat(index: int, args: argparse.Namespace, titles: list[str], di
     return Repeat(
         results, job_start, job_end, moments,
         [after[0] - before[0] for before, after in zip(snapshots, snapshots[1:])],
-        [after[1] - before[1] for before, after in zip(snapshots, snapshots[1:])],
+        [max(0.0, after[1] - before[1]) for before, after in zip(snapshots, snapshots[1:])],
         load_average, job_errors, log_path.read_text(errors="replace").count(TRACEBACK),
     )  # fmt: skip
 
@@ -191,6 +195,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--choices", nargs="*", default=["flower.jpg"], help="options to choose in turn; none: press the button")
     parser.add_argument("--readers", type=int, default=10, help="sessions moving sliders on the other pages")
     parser.add_argument("--seconds", type=float, default=20, help="length of the before and after phases")
+    parser.add_argument("--warm-up", type=float, default=15, help="seconds the readers move before 'before' (not counted)")
     parser.add_argument("--repeats", type=int, default=3, help="fresh servers, one job run each")
     args = parser.parse_args()
     pages = registered_pages()
