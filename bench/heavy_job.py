@@ -8,7 +8,8 @@ on the same server; the readers' update times before, during and after it. Print
 A heavy job shares its server's interpreter with every session of that server; a balancer in front changes
 nothing on that server, so this runs one `streamlit run app.py` directly. Each repeat (--repeats) starts a
 fresh server, so the job's result is never cached yet:
-1. the readers open their pages (every registered page but the heavy one), the heavy session opens --page,
+1. the readers open their pages (--reader-pages: by default every registered page that starts no background
+   job itself, but --page), the heavy session opens --page,
    and the readers move sliders for --warm-up s to fill their pages' caches (not counted);
 2. the readers move sliders for --seconds: "before";
 3. the heavy session sets --widget to each of --choices in turn (a radio or selectbox; with no --choices it
@@ -49,6 +50,7 @@ from bench.load import (  # noqa: E402
     percentile,
     process_tree,
     read,
+    rss_mb,
     total_cpu_seconds,
 )
 from bench.protocol_session import ProtocolSession  # noqa: E402
@@ -70,6 +72,7 @@ class Repeat:
     server_cpu: list[float]  # the server process's CPU seconds in each phase (its one interpreter)
     workers_cpu: list[float]  # its child processes' (the background pool) in each phase
     load_average: float
+    rss_mb: float  # the server's and its workers' resident memory as the job ended
     job_errors: list[str] = field(default_factory=list)
     tracebacks: int = 0
 
@@ -117,6 +120,7 @@ async def one_repeat(index: int, args: argparse.Namespace, titles: list[str], di
             await heavy.set_widget(args.widget, choice, JOB_TIMEOUT_S)
         job_end = time.monotonic()
         snapshots.append(cpu_snapshot(process.pid))
+        memory = sum(rss_mb(pid) for pid in process_tree(process.pid))
         moments.append(job_end)
         await asyncio.sleep(args.seconds)
         for task in moving:
@@ -133,8 +137,13 @@ async def one_repeat(index: int, args: argparse.Namespace, titles: list[str], di
         results, job_start, job_end, moments,
         [after[0] - before[0] for before, after in zip(snapshots, snapshots[1:])],
         [max(0.0, after[1] - before[1]) for before, after in zip(snapshots, snapshots[1:])],
-        load_average, job_errors, log_path.read_text(errors="replace").count(TRACEBACK),
+        load_average, memory, job_errors, log_path.read_text(errors="replace").count(TRACEBACK),
     )  # fmt: skip
+
+
+def light_pages() -> list[str]:
+    """The registered pages that start no background job themselves: where the readers move sliders."""
+    return [title for title, path in registered_pages().items() if "run_in_background" not in (ROOT / path).read_text()]
 
 
 def by_phase(repeats: list[Repeat]) -> dict[str, list[float]]:
@@ -154,8 +163,8 @@ def print_table(args: argparse.Namespace, titles: list[str], repeats: list[Repea
           f"server each. Load average (1, 5, 15 min) {', '.join(f'{x:.1f}' for x in load_start)} at the start, "
           f"{', '.join(f'{x:.1f}' for x in load_end)} at the end.")
     print()
-    print("| repeat | job (s) | phase | seconds | updates | p50 (s) | p95 (s) | max (s) | server CPU (cores) | workers CPU (cores) | load average |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| repeat | job (s) | phase | seconds | updates | p50 (s) | p95 (s) | max (s) | server CPU (cores) | workers CPU (cores) | load average | RSS at job end (MB) |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for number, repeat in enumerate(repeats, 1):
         phases = by_phase([repeat])
         starts = [repeat.phase_ends[0] - args.seconds, *repeat.phase_ends[:-1]]
@@ -164,7 +173,8 @@ def print_table(args: argparse.Namespace, titles: list[str], repeats: list[Repea
             latencies = phases[phase]
             print(f"| {number} | {repeat.job_end - repeat.job_start:.1f} | {phase} | {span:.1f} | {len(latencies)} | "
                   f"{percentile(latencies, 50):.2f} | {percentile(latencies, 95):.2f} | {max(latencies, default=math.nan):.2f} | "
-                  f"{repeat.server_cpu[i] / span:.2f} | {repeat.workers_cpu[i] / span:.2f} | {repeat.load_average:.1f} |")
+                  f"{repeat.server_cpu[i] / span:.2f} | {repeat.workers_cpu[i] / span:.2f} | {repeat.load_average:.1f} | "
+                  f"{repeat.rss_mb:.0f} |")
     phases = by_phase(repeats)
     before, during = percentile(phases["before"], 95), percentile(phases["during"], 95)
     errors = sum(len(repeat.results.errors) for repeat in repeats)
@@ -180,7 +190,7 @@ def print_table(args: argparse.Namespace, titles: list[str], repeats: list[Repea
 
 
 async def main(args: argparse.Namespace) -> None:
-    titles = [title for title in registered_pages() if title != args.page]
+    titles = args.reader_pages or [title for title in light_pages() if title != args.page]
     directory = Path(tempfile.mkdtemp(prefix="heavy_job_"))
     load_start = os.getloadavg()
     repeats = [await one_repeat(index, args, titles, directory) for index in range(args.repeats)]
@@ -193,14 +203,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--page", default="Quantization error", help="title of the page that runs the heavy job")
     parser.add_argument("--widget", default="Image", help="label of the radio, selectbox or button that starts it")
     parser.add_argument("--choices", nargs="*", default=["flower.jpg"], help="options to choose in turn; none: press the button")
-    parser.add_argument("--readers", type=int, default=10, help="sessions moving sliders on the other pages")
+    parser.add_argument("--readers", type=int, default=10, help="sessions moving sliders")
+    parser.add_argument("--reader-pages", nargs="+", default=None, help="their pages (default: those that start no background job)")
     parser.add_argument("--seconds", type=float, default=20, help="length of the before and after phases")
     parser.add_argument("--warm-up", type=float, default=15, help="seconds the readers move before 'before' (not counted)")
     parser.add_argument("--repeats", type=int, default=3, help="fresh servers, one job run each")
     args = parser.parse_args()
     pages = registered_pages()
-    if args.page not in pages:
-        parser.error(f"--page {args.page!r} is not registered; registered: {list(pages)}")
+    unknown = [title for title in [args.page, *(args.reader_pages or [])] if title not in pages]
+    if unknown:
+        parser.error(f"{unknown} are not registered pages; registered: {list(pages)}")
+    if args.page in (args.reader_pages or []):
+        parser.error(f"the readers must not be on the heavy job's page {args.page!r}: pass --reader-pages")
     if not 1 <= args.readers <= 100 or not 1 <= args.repeats <= 20 or not 1 <= args.seconds <= 600:
         parser.error("--readers 1-100, --repeats 1-20, --seconds 1-600")
     return args
