@@ -14,10 +14,6 @@ def worker_pid(steps: int, progress) -> tuple[int, int]:
     return os.getpid(), steps
 
 
-def niceness(progress) -> int:
-    return os.nice(0)
-
-
 def refuse(progress) -> None:
     raise ValueError("bits must be 1 to 8; got 9")
 
@@ -25,12 +21,11 @@ def refuse(progress) -> None:
 def page_running_jobs() -> None:
     import streamlit as st
 
-    from test_background import niceness, refuse, worker_pid
+    from test_background import refuse, worker_pid
     from ui.background import run_in_background
 
     pid, steps = run_in_background(worker_pid, 5, label="Counting")
     st.write(f"{pid} {steps}")
-    st.write(f"niceness {run_in_background(niceness, label='Asking')}")
     try:
         run_in_background(refuse, label="Refusing")
     except ValueError as error:
@@ -42,14 +37,7 @@ def test_jobs_run_in_a_worker_process_and_errors_reach_the_page() -> None:
     assert not app.exception
     pid, steps = (int(part) for part in app.markdown[0].value.split())
     assert pid != os.getpid() and steps == 5
-    assert app.markdown[2].value == "refused: bits must be 1 to 8; got 9"
-
-
-def test_workers_yield_the_cores_to_the_server() -> None:
-    from ui.background import WORKER_NICENESS
-
-    app = AppTest.from_function(page_running_jobs, default_timeout=120).run()
-    assert app.markdown[1].value == f"niceness {min(19, os.nice(0) + WORKER_NICENESS)}"
+    assert app.markdown[1].value == "refused: bits must be 1 to 8; got 9"
 
 
 def test_progress_reports_arrive_in_order() -> None:

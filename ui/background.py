@@ -25,10 +25,6 @@ import streamlit as st
 Result = TypeVar("Result")
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 """Worker processes: the machine's two cores; more would only queue for them."""
-WORKER_NICENESS = 10
-"""How much lower the workers' scheduling priority is than the server's: on a busy machine a heavy job
-yields the cores to the server answering sliders (its own time stretches instead); on an idle one it
-still has a whole core."""
 _POLL_SECONDS = 0.1
 
 
@@ -51,7 +47,7 @@ def _plain_main() -> Iterator[None]:
 
 @st.cache_resource(show_spinner=False)
 def _pool() -> ProcessPoolExecutor:
-    pool = ProcessPoolExecutor(max_workers=WORKERS, mp_context=_spawn(), initializer=os.nice, initargs=(WORKER_NICENESS,))
+    pool = ProcessPoolExecutor(max_workers=WORKERS, mp_context=_spawn())
     with _plain_main():
         for _ in range(WORKERS):  # each submit to a pool with no idle worker starts one, here and now
             pool.submit(os.getpid)
