@@ -229,10 +229,12 @@ class ProtocolSession:
         return await self.rerun(timeout, WidgetState(id=canvas_id, json_value=json.dumps({"drawing": drawing})))
 
     def shown_text(self) -> str:
-        """The text a reader sees: headings, markdown, metrics, alerts, exceptions, in page order."""
+        """The text a reader sees: headings, markdown, metrics, alerts, exceptions, image captions, in page order."""
         parts = []
         for element in self.elements.values():
             kind = element.WhichOneof("type")
+            if kind == "imgs":
+                parts += [image.caption for image in element.imgs.imgs]
             parts += [str(getattr(getattr(element, kind), name)) for name in TEXT_FIELDS.get(kind, ())]
         return "\n".join(parts)
 

@@ -302,13 +302,7 @@ def upload_four_colors(page: AppPage, directory: Path) -> None:
     pixels[:40, :60], pixels[:40, 60:], pixels[40:, :60], pixels[40:, 60:] = UPLOAD_COLORS
     path = directory / "four_colors.png"
     Image.fromarray(pixels).save(path)
-    page.open("Shared colors")
-    sidebar = page.page.locator("[data-testid=stSidebarUserContent]")
-    sidebar.get_by_text("your own image").click()
-    page.wait_idle()
-    page.page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(path)
-    sidebar.get_by_text("Showing four_colors.png: 120×80").wait_for()
-    page.wait_idle()
+    page.upload_image("Shared colors", path)
 
 
 def palette_shown(page: AppPage) -> set[tuple[int, ...]]:
