@@ -76,7 +76,7 @@ SLIDERS_JS = """() => [...document.querySelectorAll('[data-testid=stSlider]')].m
   return {
     index,
     label: slider.querySelector('[data-testid=stWidgetLabel]')?.innerText.trim() ?? '',
-    usable: thumb !== null && !thumb.disabled && slider.checkVisibility(),
+    usable: thumb !== null && !thumb.disabled && slider.checkVisibility() && !slider.closest('[data-testid=stForm]'),
     value: thumb?.value, min: thumb?.min, max: thumb?.max,
   };
 })"""
@@ -175,7 +175,7 @@ class BrowserReader:
         await self.timed_update(stroke, results, f"{what}: drawing")
 
     async def move(self, rng: random.Random, results: Results, what: str) -> bool:
-        """Move a random visible, enabled slider one step with the keyboard; False if the page has none."""
+        """Move a random visible, enabled slider outside a form one step with the keyboard; False if the page has none."""
         # One evaluate per step, not a locator call per slider and attribute: with the cheaper text probe
         # this halved the client's CPU outside the renderer (~100 -> ~50 ms a move on the Weights page).
         sliders = [
@@ -239,11 +239,11 @@ class ProtocolReader:
         await self.timed_update(stroke, results, f"{what}: drawing")
 
     async def move(self, rng: random.Random, results: Results, what: str) -> bool:
-        """Move a random enabled slider one step; False if the page has none."""
+        """Move a random enabled slider outside a form one step; False if the page has none."""
         sliders = [
             slider
             for slider in self.session.sliders()
-            if slider.label not in SLIDERS_THAT_CHANGE_NO_NUMBER and not slider.disabled
+            if slider.label not in SLIDERS_THAT_CHANGE_NO_NUMBER and not slider.disabled and not slider.in_form
         ]
         if not sliders:
             return False

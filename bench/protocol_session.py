@@ -65,6 +65,7 @@ class Slider:
     high: float
     step: float
     value: float  # the single thumb's value (an option index for a select_slider)
+    in_form: bool  # inside an st.form: a move reruns nothing until the form's button is pressed
 
     def state(self, value: float) -> WidgetState:
         """The WidgetState a browser sends when this slider's thumb is at value."""
@@ -85,7 +86,7 @@ def slider_from_proto(proto: SliderProto, sent: WidgetState | None) -> Slider:
         value = options.index(proto.raw_value[0]) if options else proto.value[0]
     else:
         value = proto.default[0]
-    return Slider(proto.id, proto.label, proto.disabled, options, proto.min, proto.max, proto.step, value)
+    return Slider(proto.id, proto.label, proto.disabled, options, proto.min, proto.max, proto.step, value, bool(proto.form_id))
 
 
 def stroke_png(x: float, dx: float, width: int) -> str:
