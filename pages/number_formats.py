@@ -9,8 +9,10 @@ import streamlit as st
 
 from core import distributions
 from core.quantize import format_comparison, formats
+from core.weightfile.read import TensorInfo, open_weights
 from ui.background import run_in_background
 from ui.charts import plotly_chart
+from ui.image_choice import escape_markdown
 from ui.shipped_model import layer_weights
 
 DISTRIBUTION_LABELS = {
@@ -32,6 +34,9 @@ FAMILY_COLORS = {
 KMEANS_COLOR = "#17becf"
 OUTLIER_PAIRS = {"INT4": ("int4_tensor", "int4_g32"), "FP4 (E2M1)": ("fp4_e2m1", "mxfp4")}
 ROTATION_SEED = 0
+UPLOAD = "upload"
+MAX_UPLOAD_MB = 25  # as the Your weights page (and the server's maxUploadSize)
+MAX_FILE_VALUES = 4 * 1024 * 1024  # the scatter costs ~0.9 s of CPU per million values
 ZOOM_BITS = [3.9, 4.8]
 HISTOGRAM_BINS = 81
 
@@ -43,24 +48,36 @@ def weights_for(choice: str, n: int, seed: int) -> np.ndarray:
     return layer_weights()[choice]
 
 
+@st.cache_data(max_entries=4, show_spinner="Reading the file's tensors…")
+def file_tensors(file_id: str, _data: bytes, name: str) -> list[TensorInfo]:
+    """The tensors an uploaded file lists (cached per upload; raises ValueError for a file that cannot be read)."""
+    return open_weights(_data, name).tensors
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the tensor…")
+def file_tensor(file_id: str, _data: bytes, name: str, index: int) -> np.ndarray:
+    return open_weights(_data, name).read(index).astype(np.float32)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def comparison(choice: str, n: int, seed: int, rotated: bool) -> dict[str, list]:
+def comparison(key: str, _weights: np.ndarray, rotated: bool) -> dict[str, list]:
+    """Every format on the weights `key` names (cached by key)."""
     return run_in_background(
         format_comparison.compare_formats,
-        weights_for(choice, n, seed),
+        _weights,
         rotation_seed=ROTATION_SEED if rotated else None,
         label="Storing the weights in every format" + (" after a rotation" if rotated else ""),
     )
 
 
 @st.cache_data(max_entries=8, show_spinner="Fitting 1-D k-means codebooks of 2 to 256 values…")
-def kmeans_curve(choice: str, n: int, seed: int) -> dict[str, list]:
-    return format_comparison.kmeans_reference(weights_for(choice, n, seed))
+def kmeans_curve(key: str, _weights: np.ndarray) -> dict[str, list]:
+    return format_comparison.kmeans_reference(_weights)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def block_view(choice: str, n: int, seed: int, fmt: str, index: int) -> format_comparison.BlockView:
-    return format_comparison.inspect_block(weights_for(choice, n, seed), fmt, index)
+def block_view(key: str, _weights: np.ndarray, fmt: str, index: int) -> format_comparison.BlockView:
+    return format_comparison.inspect_block(_weights, fmt, index)
 
 
 @st.cache_data(max_entries=8, show_spinner="Storing the outlier three ways…")
@@ -187,87 +204,128 @@ st.write(
     "codes plus scales shared by a block; here they all store the same weights, and every bit of every scale is counted."
 )
 
+def uploaded_weights() -> tuple[str, np.ndarray] | None:
+    """(cache key, float32 tensor) chosen from an uploaded weight file, or None with a message saying why not."""
+    upload = st.file_uploader(
+        f"A .safetensors, .npz or .npy file, up to {MAX_UPLOAD_MB} MB (read without unpickling: tensors only)",
+        type=["safetensors", "npz", "npy"], max_upload_size=MAX_UPLOAD_MB, key="formats_upload",
+    )
+    if upload is None:
+        st.info("Upload a weight file to put one of its tensors through every format.")
+        return None
+    try:
+        tensors = file_tensors(upload.file_id, upload.getvalue(), upload.name)
+    except ValueError as error:
+        st.error(f"{escape_markdown(upload.name)} cannot be read: {escape_markdown(str(error))}")
+        return None
+    usable = [i for i, info in enumerate(tensors) if info.is_float and info.shape and 1 <= info.parameters <= MAX_FILE_VALUES]
+    if not usable:
+        st.error(
+            f"{escape_markdown(upload.name)} has no floating-point tensor of 1 to {MAX_FILE_VALUES:,} values "
+            "(larger ones: `python -m core.weightfile`)."
+        )
+        return None
+    largest = max(usable, key=lambda i: tensors[i].parameters)
+    index = st.selectbox(
+        "Tensor", usable, index=usable.index(largest), key="formats_tensor",
+        format_func=lambda i: f"{tensors[i].name} {'×'.join(map(str, tensors[i].shape))} ({tensors[i].dtype})",
+    )
+    tensor = file_tensor(upload.file_id, upload.getvalue(), upload.name, index)
+    if not np.isfinite(tensor).all() or not tensor.any():
+        st.error(f"{escape_markdown(tensors[index].name)} holds NaN/Inf or only zeros: no error to measure. Choose another tensor.")
+        return None
+    return f"{upload.file_id}:{index}", tensor
+
+
 layers = layer_weights()
-choices = [*(f"layer:{name}" for name in layers), *DISTRIBUTION_LABELS]
-labels = {**DISTRIBUTION_LABELS, **{f"layer:{name}": f"A real layer: autoencoder {name} {w.shape[0]}×{w.shape[1]}" for name, w in layers.items()}}
+choices = [*(f"layer:{name}" for name in layers), *DISTRIBUTION_LABELS, UPLOAD]
+labels = {
+    **DISTRIBUTION_LABELS,
+    **{f"layer:{name}": f"A real layer: autoencoder {name} {w.shape[0]}×{w.shape[1]}" for name, w in layers.items()},
+    UPLOAD: "A tensor of your own weight file",
+}
 default = choices.index("layer:fc4") if "layer:fc4" in choices else 0
 left, middle, right = st.columns([3, 1, 1])
 choice = left.selectbox("Weights", choices, index=default, format_func=labels.get, key="formats_weights")
-if choice.startswith("layer:"):
-    choice, n, seed = choice.removeprefix("layer:"), 0, 0
+if choice == UPLOAD:
+    chosen = uploaded_weights()
+elif choice.startswith("layer:"):
     middle.caption("Trained weights of the shipped MNIST autoencoder (out × in); blocks run along the input axis.")
+    chosen = choice, weights_for(choice.removeprefix("layer:"), 0, 0)
 else:
     n = middle.selectbox("Size n × n", SIZES, key="formats_n")
     seed = right.number_input("Seed", 0, 2**32 - 1, 0, key="formats_seed")
-weights = weights_for(choice, n, seed)
+    chosen = f"{choice}:{n}:{seed}", weights_for(choice, n, seed)
 
-st.subheader("Bits per weight against error")
-controls = st.columns(3)
-axis = controls[0].radio("Error axis", ["relative", "sqnr"], horizontal=True, format_func={"relative": "Relative error", "sqnr": "SQNR (dB)"}.get)
-zoom = controls[1].radio("Show", [True, False], horizontal=True, format_func={True: "the ~4-bit formats", False: "all formats"}.get, key="formats_zoom")
-show_rotated = controls[2].toggle("Rotate first too", key="formats_rotated", help="Also store every format after a random-sign Hadamard rotation (hollow markers).")
-results = comparison(choice, n, seed, False)
-rotated = comparison(choice, n, seed, True) if show_rotated else None
-kmeans = kmeans_curve(choice, n, seed)
-plotly_chart(scatter(results, kmeans, rotated, axis, zoom), key="formats_scatter")
-st.markdown(describe(results, kmeans))
-if rotated:
-    st.markdown(describe_rotation(results, rotated))
+if chosen is not None:
+    key, weights = chosen
+    st.subheader("Bits per weight against error")
+    controls = st.columns(3)
+    axis = controls[0].radio("Error axis", ["relative", "sqnr"], horizontal=True, format_func={"relative": "Relative error", "sqnr": "SQNR (dB)"}.get)
+    zoom = controls[1].radio("Show", [True, False], horizontal=True, format_func={True: "the ~4-bit formats", False: "all formats"}.get, key="formats_zoom")
+    show_rotated = controls[2].toggle("Rotate first too", key="formats_rotated", help="Also store every format after a random-sign Hadamard rotation (hollow markers).")
+    results = comparison(key, weights, False)
+    rotated = comparison(key, weights, True) if show_rotated else None
+    kmeans = kmeans_curve(key, weights)
+    plotly_chart(scatter(results, kmeans, rotated, axis, zoom), key="formats_scatter")
+    st.markdown(describe(results, kmeans))
+    if rotated:
+        st.markdown(describe_rotation(results, rotated))
 
-table = {
-    "format": results["format"],
-    "family": results["family"],
-    "description": [formats.FORMATS[name].description for name in results["format"]],
-    "bits per weight": results["bits_per_weight"],
-    "relative error": results["relative_error"],
-    "SQNR (dB)": results["sqnr_db"],
-    "max |error|": results["max_abs_error"],
-}
-if rotated:
-    table["relative error, rotated"] = rotated["relative_error"]
-st.dataframe(
-    table,
-    hide_index=True,
-    column_config={
-        "bits per weight": st.column_config.NumberColumn(format="%.4f"),
-        "relative error": st.column_config.NumberColumn(format="%.4f"),
-        "relative error, rotated": st.column_config.NumberColumn(format="%.4f"),
-        "SQNR (dB)": st.column_config.NumberColumn(format="%.1f"),
-        "max |error|": st.column_config.NumberColumn(format="%.4g"),
-    },
-)
-st.caption(
-    f"{weights.size:,} weights. Bits per weight = (codes + every scale, zero point and min + padding to whole blocks) / "
-    "weights, from each format's block layout; per-tensor FP32 scales add 32 / n. Blocks are consecutive values in "
-    "row-major order. Relative error is the Frobenius norm; SQNR = −20 log10(relative error)."
-)
+    table = {
+        "format": results["format"],
+        "family": results["family"],
+        "description": [formats.FORMATS[name].description for name in results["format"]],
+        "bits per weight": results["bits_per_weight"],
+        "relative error": results["relative_error"],
+        "SQNR (dB)": results["sqnr_db"],
+        "max |error|": results["max_abs_error"],
+    }
+    if rotated:
+        table["relative error, rotated"] = rotated["relative_error"]
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "bits per weight": st.column_config.NumberColumn(format="%.4f"),
+            "relative error": st.column_config.NumberColumn(format="%.4f"),
+            "relative error, rotated": st.column_config.NumberColumn(format="%.4f"),
+            "SQNR (dB)": st.column_config.NumberColumn(format="%.1f"),
+            "max |error|": st.column_config.NumberColumn(format="%.4g"),
+        },
+    )
+    st.caption(
+        f"{weights.size:,} weights. Bits per weight = (codes + every scale, zero point and min + padding to whole blocks) / "
+        "weights, from each format's block layout; per-tensor FP32 scales add 32 / n. Blocks are consecutive values in "
+        "row-major order. Relative error is the Frobenius norm; SQNR = −20 log10(relative error)."
+    )
 
-st.subheader("Inspect a block")
-columns = st.columns([2, 1])
-fmt = columns[0].selectbox("Format", list(formats.FORMATS), index=list(formats.FORMATS).index("mxfp4"), key="formats_inspect")
-count = format_comparison.block_count(fmt, weights.size)
-index = int(columns[1].number_input(f"Block (0 – {count - 1})", 0, count - 1, 0, key=f"formats_block_{fmt}"))
-view = block_view(choice, n, seed, fmt, index)
-st.caption(formats.FORMATS[fmt].description + f". Values {view.start:,} – {view.start + len(view.values) - 1:,} of the tensor.")
-st.table({"field": [s[0] for s in view.scales], "what it is": [s[1] for s in view.scales], "stored": [s[2] for s in view.scales], "value": [s[3] for s in view.scales]})
-figure = go.Figure(
-    [
-        go.Scatter(y=view.values, mode="markers", name="original", marker=dict(color="#7f7f7f", size=8)),
-        go.Scatter(y=view.decoded, mode="markers", name="decoded", marker=dict(color="#d62728", size=8, symbol="x")),
-    ]
-)
-figure.update_layout(height=300, margin=dict(l=10, r=10, t=20, b=10), xaxis_title="element in the block", yaxis_title="value")
-plotly_chart(figure, key="formats_block_chart")
-st.dataframe(
-    {"value": view.values, "code": view.codes, "bits": view.code_bits, "decoded": view.decoded, "error": view.errors},
-    column_config={name: st.column_config.NumberColumn(format="%.6g") for name in ("value", "decoded", "error")},
-    height=260,
-)
-worst = int(np.argmax(np.abs(view.errors)))
-st.write(
-    f"This block's largest error is {abs(view.errors[worst]):.3g} at element {worst} ({view.values[worst]:.4g} stored as "
-    f"{view.decoded[worst]:.4g}); its root-mean-square error is {np.sqrt(np.mean(view.errors ** 2)):.3g}."
-)
+    st.subheader("Inspect a block")
+    columns = st.columns([2, 1])
+    fmt = columns[0].selectbox("Format", list(formats.FORMATS), index=list(formats.FORMATS).index("mxfp4"), key="formats_inspect")
+    count = format_comparison.block_count(fmt, weights.size)
+    index = int(columns[1].number_input(f"Block (0 – {count - 1})", 0, count - 1, 0, key=f"formats_block_{fmt}"))
+    view = block_view(key, weights, fmt, index)
+    st.caption(formats.FORMATS[fmt].description + f". Values {view.start:,} – {view.start + len(view.values) - 1:,} of the tensor.")
+    st.table({"field": [s[0] for s in view.scales], "what it is": [s[1] for s in view.scales], "stored": [s[2] for s in view.scales], "value": [s[3] for s in view.scales]})
+    figure = go.Figure(
+        [
+            go.Scatter(y=view.values, mode="markers", name="original", marker=dict(color="#7f7f7f", size=8)),
+            go.Scatter(y=view.decoded, mode="markers", name="decoded", marker=dict(color="#d62728", size=8, symbol="x")),
+        ]
+    )
+    figure.update_layout(height=300, margin=dict(l=10, r=10, t=20, b=10), xaxis_title="element in the block", yaxis_title="value")
+    plotly_chart(figure, key="formats_block_chart")
+    st.dataframe(
+        {"value": view.values, "code": view.codes, "bits": view.code_bits, "decoded": view.decoded, "error": view.errors},
+        column_config={name: st.column_config.NumberColumn(format="%.6g") for name in ("value", "decoded", "error")},
+        height=260,
+    )
+    worst = int(np.argmax(np.abs(view.errors)))
+    st.write(
+        f"This block's largest error is {abs(view.errors[worst]):.3g} at element {worst} ({view.values[worst]:.4g} stored as "
+        f"{view.decoded[worst]:.4g}); its root-mean-square error is {np.sqrt(np.mean(view.errors ** 2)):.3g}."
+    )
 
 st.subheader("One outlier: per tensor, per block, rotated")
 st.write(

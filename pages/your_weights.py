@@ -42,9 +42,10 @@ def analysed(digest: str, name: str, _source: str | bytes) -> WeightReport:
     )
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def tradeoff(digest: str, method: str, _report: WeightReport) -> tuple[np.ndarray, np.ndarray]:
-    return budget.size_error_curve(_report, method)
+@st.cache_resource(max_entries=4, show_spinner="Finding the best bits for every size…")
+def tradeoff(digest: str, method: str, _report: WeightReport) -> budget.Frontier | budget.HullPath:
+    """The report's size–error trade-off for a method, shared by every slider move (up to 16 MB of back-pointers)."""
+    return budget.report_tradeoff(_report, method)
 
 
 def examples() -> dict[str, Path]:
@@ -112,7 +113,8 @@ def tensor_table(report: WeightReport, method: str, allocation: budget.BitAlloca
 
 def heatmap(report: WeightReport, method: str) -> go.Figure:
     tensors = sorted(report.quantized_tensors, key=lambda tensor: tensor.parameters, reverse=True)[:HEATMAP_ROWS]
-    sqnr = np.array([tensor.sqnr_db(method) for tensor in tensors])
+    with np.errstate(divide="ignore"):
+        sqnr = np.array([[*tensor.sqnr_db(method), *(-20 * np.log10([tensor.format_errors[fmt] for fmt in report.formats]))] for tensor in tensors])
     exact = np.isinf(sqnr)  # a tensor with at most 2^b distinct values comes back unchanged
     finite = sqnr[~exact]
     top = float(finite.max()) if finite.size else 1.0
@@ -120,7 +122,7 @@ def heatmap(report: WeightReport, method: str) -> go.Figure:
     figure = go.Figure(
         go.Heatmap(
             z=np.where(exact, top, sqnr),
-            x=[f"{bits} bits" for bits in report.bit_widths],
+            x=[f"{bits} bits" for bits in report.bit_widths] + list(report.formats),
             y=names,
             colorscale="Viridis",
             colorbar_title="SQNR dB",
@@ -129,11 +131,18 @@ def heatmap(report: WeightReport, method: str) -> go.Figure:
             hovertemplate="%{y}<br>%{x}: SQNR %{text} dB<extra></extra>",
         )
     )
-    figure.update_layout(height=min(140 + 22 * len(tensors), 1400), margin=dict(t=30, b=40), yaxis_autorange="reversed")
+    figure.update_layout(height=min(140 + 22 * len(tensors), 1400), margin={"t": 30, "b": 40}, yaxis_autorange="reversed")
     return figure
 
 
-def curve_figure(sizes: np.ndarray, errors: np.ndarray, uniform: list[budget.BitAllocation], chosen: budget.BitAllocation) -> go.Figure:
+def curve_figure(
+    sizes: np.ndarray,
+    errors: np.ndarray,
+    bit_widths: tuple[int, ...],
+    uniform: list[budget.BitAllocation],
+    formats: dict[str, tuple[int, float]],
+    chosen: budget.BitAllocation,
+) -> go.Figure:
     keep = np.unique(np.linspace(0, sizes.size - 1, min(sizes.size, 2000)).astype(int))  # enough points to draw the curve
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=sizes[keep] / 1e6, y=errors[keep], mode="lines", name="best bits per tensor"))
@@ -142,9 +151,21 @@ def curve_figure(sizes: np.ndarray, errors: np.ndarray, uniform: list[budget.Bit
             x=[allocation.total_bytes / 1e6 for allocation in uniform],
             y=[allocation.relative_error for allocation in uniform],
             mode="markers+text",
-            text=[f"{bits}" for bits in range(2, 2 + len(uniform))],
+            text=[f"{bits}" for bits in bit_widths],
             textposition="top right",
             name="every tensor at the same bits",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=[size / 1e6 for size, _ in formats.values()],
+            y=[error for _, error in formats.values()],
+            mode="markers",
+            text=list(formats),
+            hovertemplate="%{text}: %{x:.3f} MB, relative error %{y:.4f}<extra></extra>",
+            marker_symbol="diamond",
+            marker_size=9,
+            name="every tensor in a shipped 4-bit format",
         )
     )
     figure.add_trace(go.Scatter(x=[chosen.total_bytes / 1e6], y=[chosen.relative_error], mode="markers", marker_size=14, marker_symbol="star", name="your budget"))
@@ -152,8 +173,9 @@ def curve_figure(sizes: np.ndarray, errors: np.ndarray, uniform: list[budget.Bit
         xaxis_title="file size (MB, scales and codebooks included)",
         yaxis_title="relative error (log)",
         yaxis_type="log",
-        height=400,
-        margin=dict(t=30, b=40),
+        height=440,
+        margin={"t": 30, "b": 40},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
     )
     return figure
 
@@ -194,7 +216,8 @@ if not quantized:
     st.stop()
 
 method = st.radio("Method", METHODS, horizontal=True, index=0)
-sizes, errors = tradeoff(digest, method, report)
+path = tradeoff(digest, method, report)
+sizes, errors = budget.size_error_curve(report, method, path)
 smallest, largest = 8 * (sizes[0] - budget.kept_bytes(report)) / parameters, 8 * (sizes[-1] - budget.kept_bytes(report)) / parameters
 low, high = float(np.ceil(smallest * 20) / 20), float(np.floor(largest * 20) / 20)
 high = max(high, low)
@@ -208,7 +231,7 @@ else:
         f"Every choice of bits gives this file the same size with {method} ({bits_per_weight:.2f} bits per weight): "
         "its tensors have so few values that the codebooks or scales outweigh the codes."
     )
-allocation = budget.allocate_bits(report, method, bits_per_weight=bits_per_weight)
+allocation = budget.allocate_bits(report, method, bits_per_weight=bits_per_weight, path=path)
 uniform = [budget.uniform_bits(report, method, bits) for bits in report.bit_widths]
 same_size = [u for u in uniform if u.quantized_bytes <= allocation.quantized_bytes]
 
@@ -231,8 +254,13 @@ else:
     )
 
 st.subheader("Size against error")
-plotly_chart(curve_figure(sizes, errors, uniform, allocation))
-st.caption("Each point of the line is the least error reachable at that size; the dots put every tensor at the same bits.")
+formats = {fmt: budget.in_format(report, fmt) for fmt in report.formats}
+plotly_chart(curve_figure(sizes, errors, report.bit_widths, uniform, formats, allocation))
+st.caption(
+    f"Each point of the line is the least error reachable at that size with {method}; the dots put every tensor at "
+    "the same bits; the diamonds store every tensor in a 4-bit format models ship in "
+    f"({', '.join(report.formats)}; hover for which), scales and padding included."
+)
 
 st.subheader("Every tensor")
 st.dataframe(tensor_table(report, method, allocation), hide_index=True, width="stretch")
@@ -241,7 +269,7 @@ st.caption(
     "trouble: one outlier stretches a linear scale and leaves the other weights few levels."
 )
 
-st.subheader(f"SQNR by bits: {method}")
+st.subheader(f"SQNR by bits: {method}, and in each 4-bit format")
 plotly_chart(heatmap(report, method))
 if len(quantized) > HEATMAP_ROWS:
     st.caption(f"The {HEATMAP_ROWS} largest of {len(quantized):,} quantized tensors; the table and the downloads hold them all.")
@@ -252,10 +280,9 @@ json_column.download_button("Report (JSON)", lambda: report_to_json(report), fil
 csv_column.download_button("Report (CSV)", lambda: report_to_csv(report), file_name=download_name(name, "_report.csv"), mime="text/csv")
 wanted = (digest, method, tuple(sorted(allocation.bits.items())))
 prepared = st.session_state.get(QUANTIZED_KEY)
-if prepared is None or prepared[0] != wanted:
-    if file_column.button("Make the quantized file"):
-        data = run_in_background(quantized_file, source, name, report, allocation, label="Quantizing every tensor")
-        st.session_state[QUANTIZED_KEY] = prepared = (wanted, data)
+if (prepared is None or prepared[0] != wanted) and file_column.button("Make the quantized file"):
+    data = run_in_background(quantized_file, source, name, report, allocation, label="Quantizing every tensor")
+    st.session_state[QUANTIZED_KEY] = prepared = (wanted, data)
 if prepared is not None and prepared[0] == wanted:
     file_column.download_button(
         f"Quantized file ({len(prepared[1]) / 1e6:.3f} MB)",

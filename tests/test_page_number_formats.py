@@ -94,3 +94,25 @@ def test_outlier_story_numbers(app):
     assert f"suffers: {100 * relative_error(weights, 'mxfp4'):.3g}%" in sentence
     largest = float(re.search(r"drops from 25 to ([0-9.]+)", sentence).group(1))
     assert largest < 25 / 4
+
+
+def test_a_tensor_of_an_uploaded_file_and_bad_uploads():
+    from safetensors.numpy import save as save_numpy
+
+    at = AppTest.from_file(PAGE, default_timeout=180).run()
+    widget(at, "selectbox", "formats_weights").set_value("upload").run()
+    assert any("Upload a weight file" in info.value for info in at.info) and not at.exception
+    at.file_uploader[0].set_value(("bad.safetensors", b"not a weight file", "application/octet-stream")).run()
+    assert any("bad.safetensors cannot be read" in error.value for error in at.error) and not at.exception
+    assert any(s.value == "One outlier: per tensor, per block, rotated" for s in at.subheader)  # the rest still works
+    at.file_uploader[0].set_value(("ids.safetensors", save_numpy({"ids": np.arange(5)}), "application/octet-stream")).run()
+    assert any("no floating-point tensor" in error.value for error in at.error)
+    rng = np.random.default_rng(1)
+    tensors = {"a.bias": rng.standard_normal(64).astype(np.float32), "layer.weight": rng.standard_normal((96, 160)).astype(np.float32)}
+    at.file_uploader[0].set_value(("mine.safetensors", save_numpy(tensors), "application/octet-stream")).run()
+    assert not at.exception and not at.error
+    assert widget(at, "selectbox", "formats_tensor").value == 1  # the largest tensor first
+    table = at.dataframe[0].value
+    weights = tensors["layer.weight"]
+    assert table.loc[table["format"] == "nvfp4", "relative error"].item() == pytest.approx(relative_error(weights, "nvfp4"), rel=1e-5)
+    assert "15,360 weights" in text(at)

@@ -7,7 +7,8 @@ Formats (`FORMATS`, by name):
 |---|---|---|
 | int4_g32, int4_g64, int4_g128 | 32 / 64 / 128 | symmetric INT4 codes, fp16 scale (4.5 / 4.25 / 4.125) |
 | int4_g32_asym, int4_g64_asym, int4_g128_asym | 32 / 64 / 128 | INT4 codes, fp16 scale, 4-bit zero point (4.625 / 4.3125 / 4.15625) |
-| int8_g128 | 128 | symmetric INT8 codes, fp16 scale (8.125) |
+| int8_g32, int8_g64, int8_g128 | 32 / 64 / 128 | symmetric INT8 codes, fp16 scale (8.5 / 8.25 / 8.125) |
+| int8_g32_asym, int8_g64_asym, int8_g128_asym | 32 / 64 / 128 | INT8 codes, fp16 scale, 8-bit zero point (8.75 / 8.375 / 8.1875) |
 | fp4_e2m1 | tensor | FP4 E2M1 codes, one FP32 scale amax / 6 (4 + 32/n) |
 | nf4 | 64 | NF4 level indices, float32 absmax (4.5) |
 | nf4_dq | 64 | NF4 indices, FP8 absmax per block, FP32 per 256 blocks, FP32 offset (4.127 + 32/n) |
@@ -38,6 +39,7 @@ from core.quantize import float_blocks, int_blocks, llama_blocks, rotation
 from core.quantize.block_layout import PER_TENSOR, Field, Layout
 
 Fields = dict[str, np.ndarray]
+GROUPS = (32, 64, 128)
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,7 @@ def _int4_tensor_decode(fields: Fields) -> np.ndarray:
 
 
 _FORMATS = [
-    *(_int_format(4, group, True) for group in (32, 64, 128)),
-    *(_int_format(4, group, False) for group in (32, 64, 128)),
-    _int_format(8, 128, True),
+    *(_int_format(bits, group, symmetric) for bits in (4, 8) for symmetric in (True, False) for group in GROUPS),
     BlockFormat(
         "int4_tensor",
         "per tensor",

@@ -9,7 +9,8 @@ scale amax / (2^(b-1) - 1); asymmetric codes 0…2^b - 1 with scale (max - min) 
 widened to hold 0, and a b-bit zero point. The scale is stored as float16 (rounded to nearest-even, at
 least fp16's smallest subnormal 2^-24, at most 65504) and the codes are computed with that stored scale,
 round half to even and clamped: the error is at most half the stored scale, except where rounding the scale
-down made amax / scale exceed the top code, by at most (top code) * 2^-11 of the scale more.
+down made amax / scale exceed the top code, by at most (top code) × |s - fp16(s)| more (fp16 rounds to within
+2^-11 s, or 2^-25 below its normal range, 6.1e-5).
 
 NF4 (Dettmers et al., QLoRA, 2023): 64 values share their absmax, stored as float32; each value is the index
 of the nearest of 16 levels (NF4_LEVELS, normal quantiles scaled to [-1, 1], with an exact 0) for x / absmax.

@@ -12,7 +12,7 @@ import argparse
 import sys
 import time
 
-from core.weightfile.budget import BitAllocation, allocate_bits, uniform_bits
+from core.weightfile.budget import BitAllocation, allocate_bits, in_format, uniform_bits
 from core.weightfile.export import report_to_csv, report_to_json, write_quantized
 from core.weightfile.read import open_weights
 from core.weightfile.report import KMEANS, METHODS, WeightReport, report_file
@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         for bits in report.bit_widths:
             uniform = uniform_bits(report, arguments.method, bits)
             print(f"  uniform {bits} bits: {uniform.bits_per_weight:.3f} bits per weight, {uniform.total_bytes / 1e6:.3f} MB, relative error {uniform.relative_error:.4g}")
+        for fmt in report.formats:
+            size, error = in_format(report, fmt)
+            print(f"  every tensor in {fmt}: {size / 1e6:.3f} MB, relative error {error:.4g}")
     if arguments.json:
         with open(arguments.json, "w") as file:
             file.write(report_to_json(report))

@@ -22,6 +22,7 @@ the path interpolated at the budget), so the remaining gap is stated, never hidd
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -29,8 +30,8 @@ import numpy as np
 
 MAX_FRONTIER = 200_000
 """Points the exact frontier may hold after any tensor; beyond it the hull path is used."""
-MAX_STORED = 4_000_000
-"""Back-pointers the exact frontier may keep over all tensors (8 bytes each)."""
+MAX_STORED = 2_000_000
+"""Back-pointers the exact frontier may keep over all tensors (8 bytes each: 16 MB)."""
 
 from core.weightfile.report import WeightReport
 
@@ -86,7 +87,7 @@ def hull_path(costs: np.ndarray, distortions: np.ndarray) -> HullPath:
     for tensor, (cost, distortion) in enumerate(zip(costs, distortions)):
         hull = lower_hull(cost, distortion)
         start.append(hull[0])
-        for before, after in zip(hull, hull[1:]):
+        for before, after in itertools.pairwise(hull):
             slope = (distortion[after] - distortion[before]) / (cost[after] - cost[before])
             steps.append((slope, tensor, after, cost[after] - cost[before], distortion[after] - distortion[before]))
     steps.sort(key=lambda step: step[0])  # steepest saving first; a tensor's own steps stay in hull order
@@ -250,9 +251,17 @@ def _bit_allocation(report: WeightReport, method: str, choices: np.ndarray, size
     )
 
 
-def allocate_bits(report: WeightReport, method: str, bits_per_weight: float | None = None, megabytes: float | None = None) -> BitAllocation:
+def report_tradeoff(report: WeightReport, method: str) -> Frontier | HullPath:
+    """The trade-off (exact frontier, or hull path) of a report's method; compute once, allocate often."""
+    return tradeoff(*options(report, method))
+
+
+def allocate_bits(
+    report: WeightReport, method: str, bits_per_weight: float | None = None, megabytes: float | None = None, path: Frontier | HullPath | None = None
+) -> BitAllocation:
     """The best bits per tensor for a budget given as average bits per quantized weight (scales and
-    codebooks included) or as total megabytes (10^6 bytes) of the file, kept tensors included."""
+    codebooks included) or as total megabytes (10^6 bytes) of the file, kept tensors included.
+    `path`: report_tradeoff(report, method), if already at hand."""
     if (bits_per_weight is None) == (megabytes is None):
         raise ValueError("give exactly one budget: bits_per_weight or megabytes")
     costs, distortions = options(report, method)
@@ -261,7 +270,7 @@ def allocate_bits(report: WeightReport, method: str, bits_per_weight: float | No
         budget = math.floor(bits_per_weight * parameters / 8 + 1e-6)  # a size read back as bits per weight must fit again
     else:
         budget = int(megabytes * 1e6) - kept_bytes(report)
-    path = tradeoff(costs, distortions)
+    path = path or tradeoff(costs, distortions)
     if budget < path.sizes[0]:
         smallest = path.sizes[0]
         raise ValueError(
@@ -280,9 +289,18 @@ def uniform_bits(report: WeightReport, method: str, bits: int) -> BitAllocation:
     return _bit_allocation(report, method, np.full(costs.shape[0], column), int(costs[:, column].sum()), distortion, distortion, True)
 
 
-def size_error_curve(report: WeightReport, method: str) -> tuple[np.ndarray, np.ndarray]:
+def in_format(report: WeightReport, fmt: str) -> tuple[int, float]:
+    """(total bytes, relative error as in BitAllocation) of the file with every quantized tensor stored in block format fmt."""
+    if fmt not in report.formats:
+        raise ValueError(f"fmt must be one of {', '.join(report.formats)}; got {fmt!r}")
+    tensors = report.quantized_tensors
+    parameters = sum(tensor.parameters for tensor in tensors)
+    distortion = sum(tensor.parameters * tensor.format_errors[fmt] ** 2 for tensor in tensors)
+    return sum(tensor.format_bytes[fmt] for tensor in tensors) + kept_bytes(report), math.sqrt(distortion / parameters)
+
+
+def size_error_curve(report: WeightReport, method: str, path: Frontier | HullPath | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(total bytes, relative error) of every allocation on the trade-off (exact frontier or hull path): the best error at each size."""
-    costs, distortions = options(report, method)
-    path = tradeoff(costs, distortions)
+    path = path or report_tradeoff(report, method)
     parameters = sum(tensor.parameters for tensor in report.quantized_tensors)
     return path.sizes + kept_bytes(report), np.sqrt(np.maximum(path.distortions, 0) / parameters)

@@ -27,7 +27,16 @@ from core.measure.sizes import index_bits
 from core.quantize.linear import dequantize
 from core.weightfile.budget import BitAllocation
 from core.weightfile.read import DTYPES, WeightFile, open_weights
-from core.weightfile.report import KMEANS, TensorReport, TensorStatistics, WeightReport, as_matrix, block_size, kmeans_fit, linear_codes
+from core.weightfile.report import (
+    KMEANS,
+    TensorReport,
+    TensorStatistics,
+    WeightReport,
+    as_matrix,
+    block_size,
+    kmeans_fit,
+    linear_codes,
+)
 
 FORMAT = "quantization-explorer/1"
 _PACK_VALUES = 1 << 20  # a multiple of 8: every packed chunk ends on a byte
@@ -128,7 +137,7 @@ def load_quantized(source: str | bytes) -> dict[str, np.ndarray]:
     layout = json.loads(weights.metadata["quantization"])
     method = layout["method"]
     arrays = {info.name: index for index, info in enumerate(weights.tensors)}
-    read = lambda name: weights.read(arrays[name])  # noqa: E731
+    read = lambda name: weights.read(arrays[name])
     loaded = {}
     for name, info in zip(arrays, weights.tensors):
         base = name.rsplit(":", 1)[0]
@@ -165,8 +174,10 @@ def report_to_json(report: WeightReport) -> str:
         if tensor.statistics is not None:
             row["statistics"] = {key: _plain(value) for key, value in row["statistics"].items()}
         row["relative_errors"] = {method: [_plain(e) for e in errors] for method, errors in tensor.relative_errors.items()}
+        row["format_errors"] = {fmt: _plain(error) for fmt, error in tensor.format_errors.items()}
         tensors.append(row)
-    return json.dumps({"source": report.source, "bit_widths": report.bit_widths, "methods": report.methods, "tensors": tensors}, indent=1)
+    whole = {"source": report.source, "bit_widths": report.bit_widths, "methods": report.methods, "formats": report.formats, "tensors": tensors}
+    return json.dumps(whole, indent=1)
 
 
 def _number(value: float | None) -> float:
@@ -184,12 +195,15 @@ def report_from_json(text: str) -> WeightReport:
                 row["name"], row["dtype"], tuple(row["shape"]), row["parameters"], row["stored_bytes"], row["status"], statistics,
                 {method: tuple(map(_number, errors)) for method, errors in row["relative_errors"].items()},
                 {method: tuple(sizes) for method, sizes in row["quantized_bytes"].items()},
+                {fmt: _number(error) for fmt, error in row["format_errors"].items()},
+                row["format_bytes"],
             )
         )
-    return WeightReport(data["source"], tuple(data["bit_widths"]), tuple(data["methods"]), tuple(tensors))
+    return WeightReport(data["source"], tuple(data["bit_widths"]), tuple(data["methods"]), tuple(tensors), tuple(data["formats"]))
 
 
 _STATISTICS = [field.name for field in dataclasses.fields(TensorStatistics)]
+_FORMAT_ERROR, _FORMAT_BYTES = " relative error", " bytes"
 
 
 def _error_column(method: str, bits: int) -> str:
@@ -206,6 +220,7 @@ def report_to_csv(report: WeightReport) -> str:
     columns = ["name", "dtype", "shape", "parameters", "stored_bytes", "status", *_STATISTICS]
     for method in report.methods:
         columns += [column(method, bits) for bits in report.bit_widths for column in (_error_column, _bytes_column)]
+    columns += [column for fmt in report.formats for column in (f"{fmt}{_FORMAT_ERROR}", f"{fmt}{_FORMAT_BYTES}")]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, columns, lineterminator="\n")
     writer.writeheader()
@@ -217,6 +232,8 @@ def report_to_csv(report: WeightReport) -> str:
         for method, errors in tensor.relative_errors.items():
             for bits, error, size in zip(report.bit_widths, errors, tensor.quantized_bytes[method]):
                 row |= {_error_column(method, bits): repr(error), _bytes_column(method, bits): size}
+        for fmt, error in tensor.format_errors.items():
+            row |= {f"{fmt}{_FORMAT_ERROR}": repr(error), f"{fmt}{_FORMAT_BYTES}": tensor.format_bytes[fmt]}
         writer.writerow(row)
     return buffer.getvalue()
 
@@ -228,6 +245,7 @@ def report_from_csv(text: str, source: str) -> WeightReport:
     measured = [column[: -len(suffix)].rsplit(" ", 1) for column in reader.fieldnames or [] if column.endswith(suffix)]
     methods = tuple(dict.fromkeys(method for method, _ in measured))
     bit_widths = tuple(dict.fromkeys(int(bits) for _, bits in measured))
+    formats = tuple(column[: -len(_FORMAT_ERROR)] for column in reader.fieldnames or [] if column.endswith(_FORMAT_ERROR) and not column.endswith(suffix))
     tensors = []
     for row in reader:
         statistics = TensorStatistics(*(float(row[key]) for key in _STATISTICS)) if row["std"] else None
@@ -235,5 +253,8 @@ def report_from_csv(text: str, source: str) -> WeightReport:
         errors = {m: tuple(float(row[_error_column(m, b)]) for b in bit_widths) for m in methods} if quantized else {}
         sizes = {m: tuple(int(row[_bytes_column(m, b)]) for b in bit_widths) for m in methods} if quantized else {}
         shape = tuple(json.loads(row["shape"]))
-        tensors.append(TensorReport(row["name"], row["dtype"], shape, int(row["parameters"]), int(row["stored_bytes"]), row["status"], statistics, errors, sizes))
-    return WeightReport(source, bit_widths, methods, tuple(tensors))
+        format_errors = {fmt: float(row[f"{fmt}{_FORMAT_ERROR}"]) for fmt in formats} if quantized else {}
+        format_bytes = {fmt: int(row[f"{fmt}{_FORMAT_BYTES}"]) for fmt in formats} if quantized else {}
+        listed = (row["name"], row["dtype"], shape, int(row["parameters"]), int(row["stored_bytes"]), row["status"])
+        tensors.append(TensorReport(*listed, statistics, errors, sizes, format_errors, format_bytes))
+    return WeightReport(source, bit_widths, methods, tuple(tensors), formats)

@@ -13,6 +13,7 @@ integer and bool tensors keep their own dtype.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import mmap
@@ -214,7 +215,7 @@ def _safetensors(blob: _Blob, file_name: str) -> tuple[list[TensorInfo], list[Ca
         tensors.append(TensorInfo(name, dtype, tuple(shape), needed))
         spans.append((begin, end, name))
     ordered = sorted(spans)
-    for (_, first_end, first), (second_begin, _, second) in zip(ordered, ordered[1:]):
+    for (_, first_end, first), (second_begin, _, second) in itertools.pairwise(ordered):
         if second_begin < first_end:
             raise ValueError(f"{file_name}: tensors {first!r} and {second!r} overlap (bytes {second_begin:,} to {first_end:,} of the data)")
 

@@ -7,12 +7,15 @@ Methods (every float tensor seen as a matrix: (shape[0], the rest) for 2-D and u
 - "per tensor", "per channel" (one scale per output channel = row), "per group of 128" (along the
   row): asymmetric linear quantization (core.quantize.linear), b-bit codes plus a float32 scale and
   a b-bit zero point per block.
-Errors are exact over the whole tensor, computed in row chunks so memory stays near one tensor:
+- FORMATS, the 4-bit formats models ship in (core.quantize.formats: nf4, mxfp4, q4_0, int4_g128), each
+  at its one size: bits per weight from its block layout (codes, scales, padding).
+Errors are exact over the whole tensor, computed in chunks so memory stays near one tensor:
 relative error ||W - Q||_F / ||W||_F and SQNR = -20 log10(relative error) dB.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,8 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.measure.sizes import linear_bytes, shared_bytes
+from core.quantize.formats import bits_per_weight, format_named, quantize_dequantize
 from core.quantize.kmeans import kmeans_1d
-from core.quantize.linear import block_count, choose_qparams, dequantize, fake_quantize, quantize
+from core.quantize.linear import (
+    block_count,
+    choose_qparams,
+    dequantize,
+    fake_quantize,
+    quantize,
+)
 from core.weightfile.read import TensorInfo, WeightFile, open_weights
 
 BIT_WIDTHS = tuple(range(2, 9))
@@ -29,6 +39,8 @@ GROUP_SIZE = 128
 KMEANS = "k-means"
 PER_TENSOR, PER_CHANNEL, PER_GROUP = "per tensor", "per channel", f"per group of {GROUP_SIZE}"
 METHODS = (KMEANS, PER_TENSOR, PER_CHANNEL, PER_GROUP)
+FORMATS = ("nf4", "mxfp4", "q4_0", "int4_g128")
+"""Block formats with no per-tensor scale (blocks of 32, 64 or 128 along the flattened tensor): measured chunk by chunk."""
 QUANTIZED = "quantized"
 _CHUNK_VALUES = 1 << 18  # ~1 MB of float32: a chunk's temporaries stay in cache
 Progress = Callable[[float, str], None]
@@ -63,6 +75,10 @@ class TensorReport:
     """{method: ||W - Q||_F / ||W||_F at each bit width}; empty unless quantized."""
     quantized_bytes: dict[str, tuple[int, ...]]
     """{method: bytes of the quantized tensor (codes, scales, zero points, codebook) at each bit width}."""
+    format_errors: dict[str, float] = dataclasses.field(default_factory=dict)
+    """{format: relative error} for the block formats of FORMATS; empty unless quantized."""
+    format_bytes: dict[str, int] = dataclasses.field(default_factory=dict)
+    """{format: bytes of the tensor stored in it}."""
 
     @property
     def quantized(self) -> bool:
@@ -82,6 +98,7 @@ class WeightReport:
     bit_widths: tuple[int, ...]
     methods: tuple[str, ...]
     tensors: tuple[TensorReport, ...]
+    formats: tuple[str, ...] = ()
 
     @property
     def quantized_tensors(self) -> list[TensorReport]:
@@ -186,6 +203,15 @@ def _linear_error(matrix: np.ndarray, method: str, bits: int) -> tuple[float, in
     return error, linear_bytes(matrix.size, bits, block_count(matrix.shape, block))
 
 
+def _format_error(values: np.ndarray, fmt: str) -> tuple[float, int]:
+    """(squared error, bytes) of values stored in a block format of FORMATS (chunks hold whole blocks)."""
+    flat = values.reshape(-1)
+    block = format_named(fmt).layout.block
+    step = max(block, _CHUNK_VALUES // block * block)  # whole blocks: each chunk is stored as the tensor would be
+    error = sum(_squared_error(flat[i : i + step], quantize_dequantize(flat[i : i + step], fmt)) for i in range(0, flat.size, step))
+    return error, math.ceil(bits_per_weight(fmt, flat.size) * flat.size / 8)
+
+
 def _kept_status(info: TensorInfo, values: np.ndarray | None) -> str | None:
     """Why a tensor is not quantized, or None when it is."""
     if values is None:
@@ -219,23 +245,27 @@ def tensor_report(info: TensorInfo, values: np.ndarray | None, bit_widths: tuple
             measured = by_block[block]
         errors[method] = tuple(_relative(error, squared_norm) for error, _ in measured)
         sizes[method] = tuple(size for _, size in measured)
-    return TensorReport(*listed, QUANTIZED, statistics(values), errors, sizes)
+    in_formats = {fmt: _format_error(values, fmt) for fmt in FORMATS}
+    format_errors = {fmt: _relative(error, squared_norm) for fmt, (error, _) in in_formats.items()}
+    return TensorReport(*listed, QUANTIZED, statistics(values), errors, sizes, format_errors, {fmt: size for fmt, (_, size) in in_formats.items()})
 
 
 def report_file(weights: WeightFile, progress: Progress | None = None) -> WeightReport:
     """The report of every tensor of an opened weight file, read one at a time; progress gets
     (share of the parameters done, the tensor at work)."""
     total = max(1, sum(info.parameters for info in weights.tensors))
-    done = 0
+    done, reported = 0, -1.0
     rows = []
     for index, info in enumerate(weights.tensors):
-        if progress:
-            progress(done / total, f"{info.name[:60]} ({index + 1:,} of {len(weights):,})")
+        # at most ~200 reports: on the page each one crosses to another process
+        if progress and done / total - reported >= 0.005:
+            reported = done / total
+            progress(reported, f"{info.name[:60]} ({index + 1:,} of {len(weights):,})")
         rows.append(tensor_report(info, weights.read(index) if info.is_float else None))
         done += info.parameters
     if progress:
         progress(1.0, "done")
-    return WeightReport(weights.name, BIT_WIDTHS, METHODS, tuple(rows))
+    return WeightReport(weights.name, BIT_WIDTHS, METHODS, tuple(rows), FORMATS)
 
 
 def report_weights(

@@ -288,8 +288,9 @@ def _block_bound(fmt: str, fields: dict, blocks: np.ndarray) -> np.ndarray:
         return np.where(scale > 0, bound, np.abs(blocks))
     if fmt.startswith("int"):
         scale = fields["scale"].astype(np.float32)
-        top = 7 if fmt.startswith("int4") and "asym" not in fmt else 15 if "asym" in fmt else 127
-        return scale * (0.5 + top * 2.0**-11)
+        bits = 4 if fmt.startswith("int4") else 8
+        top = 2**bits - 1 if "asym" in fmt else 2 ** (bits - 1) - 1
+        return scale / 2 + top * np.maximum(scale * 2.0**-11, 2.0**-25)  # fp16 rounding, normal or subnormal
     if fmt == "nf4":
         return fields["absmax"] * NF4_HALF_GAP
     if fmt == "nf4_dq":
@@ -335,6 +336,7 @@ def test_shapes_zeros_and_padding(fmt):
     [
         ("q4_0", 4.5), ("q8_0", 8.5), ("q4_k", 4.5), ("mxfp4", 4.25), ("mxfp6_e3m2", 6.25), ("mxfp8_e4m3", 8.25),
         ("nf4", 4.5), ("int4_g32", 4.5), ("int4_g128", 4.125), ("int4_g128_asym", 4 + 20 / 128), ("int8_g128", 8.125),
+        ("int8_g32", 8.5), ("int8_g64_asym", 8 + 24 / 64),
     ],
 )
 def test_bits_per_weight_of_whole_blocks(fmt, expected):

@@ -92,3 +92,25 @@ def test_the_report_reads_back_from_json_and_csv(report) -> None:
     from_csv = report_from_csv(report_to_csv(report), report.source)
     assert report_to_json(from_csv) == text
     assert [row.status for row in from_csv.tensors] == [row.status for row in report.tensors]
+
+
+def test_a_whole_file_in_a_block_format_counts_every_quantized_tensor(report) -> None:
+    from core.weightfile.budget import in_format, kept_bytes
+
+    quantized = report.quantized_tensors
+    size, error = in_format(report, "q4_0")
+    assert size == sum(row.format_bytes["q4_0"] for row in quantized) + kept_bytes(report)
+    weighted = sum(row.parameters * row.format_errors["q4_0"] ** 2 for row in quantized) / sum(row.parameters for row in quantized)
+    assert error == pytest.approx(math.sqrt(weighted))
+    with pytest.raises(ValueError, match="fmt must be one of nf4, mxfp4, q4_0, int4_g128"):
+        in_format(report, "q4_k")
+
+
+def test_a_budget_in_megabytes_counts_the_kept_tensors(report) -> None:
+    by_bits = allocate_bits(report, "k-means", bits_per_weight=5.0)
+    megabytes = by_bits.total_bytes / 1e6
+    by_size = allocate_bits(report, "k-means", megabytes=megabytes)
+    assert by_size.total_bytes <= megabytes * 1e6 and by_size.kept_bytes == 3 * 8 + 2 * 4  # steps (I64) and broken (2 floats)
+    assert by_size.bits == by_bits.bits and by_size.relative_error == by_bits.relative_error
+    with pytest.raises(ValueError, match="give exactly one budget"):
+        allocate_bits(report, "k-means", bits_per_weight=4.0, megabytes=1.0)

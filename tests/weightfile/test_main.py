@@ -17,7 +17,7 @@ def test_report_budget_and_export_from_the_command_line(tmp_path, capsys) -> Non
     arguments = [str(tmp_path / "m.safetensors"), "--budget-bits", "4.5", "--method", "per channel"]
     assert main([*arguments, "--json", str(paths["r.json"]), "--csv", str(paths["r.csv"]), "--export", str(paths["q.safetensors"])]) == 0
     out, err = capsys.readouterr()
-    assert "a.weight" in out and "Budget (per channel): " in out and "uniform 4 bits" in out
+    assert "a.weight" in out and "Budget (per channel): " in out and "uniform 4 bits" in out and "every tensor in nf4: " in out
     assert "report [" in err and "100%" in err  # the progress bar
     expected = report_weights(str(tmp_path / "m.safetensors"))
     assert report_from_json(paths["r.json"].read_text()).tensors == expected.tensors

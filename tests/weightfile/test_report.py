@@ -10,9 +10,19 @@ from files import safetensors_bytes
 from safetensors.numpy import save as save_numpy
 from scipy.stats import kurtosis
 
+from core.quantize.formats import bits_per_weight, quantize_dequantize
 from core.weightfile import report as report_module
 from core.weightfile.read import TensorInfo
-from core.weightfile.report import BIT_WIDTHS, KMEANS, PER_CHANNEL, PER_GROUP, PER_TENSOR, report_weights, statistics, tensor_report
+from core.weightfile.report import (
+    BIT_WIDTHS,
+    KMEANS,
+    PER_CHANNEL,
+    PER_GROUP,
+    PER_TENSOR,
+    report_weights,
+    statistics,
+    tensor_report,
+)
 
 
 def minmax_reference(matrix: np.ndarray, bits: int, rows: int, columns: int) -> np.ndarray:
@@ -73,6 +83,10 @@ def test_chunked_errors_equal_whole_tensor_errors(monkeypatch, heavy_tailed) -> 
     for method in report_module.METHODS:
         assert chunked.relative_errors[method] == pytest.approx(whole.relative_errors[method], rel=1e-5)
     assert chunked.statistics == pytest.approx(whole.statistics)
+    for fmt in report_module.FORMATS:  # chunks of whole blocks: as if the tensor were stored at once
+        expected = relative(heavy_tailed, quantize_dequantize(heavy_tailed, fmt))
+        assert chunked.format_errors[fmt] == pytest.approx(expected, rel=1e-5) == whole.format_errors[fmt]
+        assert chunked.format_bytes[fmt] == -(-int(bits_per_weight(fmt, heavy_tailed.size) * heavy_tailed.size) // 8)
 
 
 def test_statistics_match_numpy_and_scipy(heavy_tailed) -> None:
