@@ -18,6 +18,9 @@ RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requir
 # What the app needs to run, and nothing else: .dockerignore lists it (app.py, .streamlit, core,
 # pages, ui, models, assets). The trained weights are part of the image; nothing is downloaded at run time.
 COPY . .
+# plotly.js for the chart component, copied from the plotly package into static/ (ui/charts.py does it on
+# import), while the app folder is still writable: the app user cannot write there.
+RUN python -c "import ui.charts" && test -s static/plotly-*.min.js
 RUN test -s models/autoencoder.safetensors \
     && useradd --create-home --uid 10001 app
 
