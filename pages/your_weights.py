@@ -106,6 +106,8 @@ def allocation_table(report: WeightReport, method: str, allocation: budget.BitAl
 
 
 ALLOCATION_COLUMNS = {
+    "tensor": st.column_config.TextColumn(pinned=True),  # long names (LLM checkpoints) scroll sideways: keep the name in view
+    "parameters": st.column_config.NumberColumn(format="localized"),
     "chosen bits": st.column_config.NumberColumn("bits", help="The bits per weight the budget chose for this tensor"),
     "SQNR dB at chosen bits": st.column_config.NumberColumn("SQNR (dB)", format="%.1f", help="At the chosen bits"),
 }
@@ -131,7 +133,8 @@ def spread_table(report: WeightReport) -> pd.DataFrame:
 
 
 SPREAD_COLUMNS = {
-    "stored bytes": st.column_config.NumberColumn("bytes", help="Bytes of tensor data in the file, as stored"),
+    "tensor": st.column_config.TextColumn(pinned=True),
+    "stored bytes": st.column_config.NumberColumn("bytes", format="localized", help="Bytes of tensor data in the file, as stored"),
     "std": st.column_config.NumberColumn(format="%.4g"),
     "max|w| / std": st.column_config.NumberColumn("max|w|/std", format="%.1f"),
     "excess kurtosis": st.column_config.NumberColumn("kurtosis", format="%.2f", help="Excess kurtosis: 0 for a Gaussian"),
@@ -292,6 +295,9 @@ st.caption(
 
 st.subheader("Every tensor")
 st.dataframe(allocation_table(report, method, allocation), hide_index=True, width="stretch", column_config=ALLOCATION_COLUMNS)
+if kept:  # their reasons are too long for the status column to show whole
+    with st.expander(f"Why {len(kept):,} tensor{'s were' if len(kept) != 1 else ' was'} kept as stored"):
+        st.markdown("\n".join(f"- **{escape_markdown(tensor.name)}**: {escape_markdown(tensor.status)}" for tensor in kept))
 st.markdown("**How each tensor is stored, and how its values spread**")
 st.dataframe(spread_table(report), hide_index=True, width="stretch", column_config=SPREAD_COLUMNS)
 st.caption(
