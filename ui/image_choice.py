@@ -28,6 +28,7 @@ from core.images.io import (
 from core.images.palette import palette_kmeans
 from core.images.palette_curve import CURVE_KS, error_curve
 from core.measure.image_error import pixel_error
+from ui.background import run_in_background
 
 IMAGE_KEY = "chosen_image"  # ChosenImage: the image both image pages show
 UPLOADED_KEY = "uploaded_image"  # (file_id, ChosenImage) of the last good upload, kept when the uploader is empty
@@ -140,10 +141,14 @@ def original_display_png(image: ChosenImage) -> bytes:
     return png_bytes(np.asarray(Image.fromarray(image.pixels).resize(size, Image.Resampling.LANCZOS)))
 
 
-@st.cache_data(max_entries=8, hash_funcs=_BY_DIGEST, show_spinner="Measuring the error at every k on the curve…")
+@st.cache_data(max_entries=8, hash_funcs=_BY_DIGEST, show_spinner=False)
 def error_by_k(image: ChosenImage) -> tuple[tuple[int, ...], np.ndarray]:
-    """(ks, average errors) of the image's palettes over CURVE_KS (cached per image)."""
-    return CURVE_KS, error_curve(image.pixels, CURVE_KS, SEED)
+    """(ks, average errors) of the image's palettes over CURVE_KS (cached per image).
+
+    22 palettes take ~1.5 s of CPU on a 0.3 MP image, more on an upload: they are made in a worker
+    process, so the other sessions' sliders do not wait for them."""
+    label = "Measuring the error at every k on the curve"
+    return CURVE_KS, run_in_background(error_curve, image.pixels, CURVE_KS, SEED, label=label)
 
 
 @st.cache_data(max_entries=len(SAMPLE_IMAGES), show_spinner=False)
