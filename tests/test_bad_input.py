@@ -220,7 +220,12 @@ def test_upload_gives_a_correct_image_or_names_the_problem(image_page, case):
 
 
 # A select slider's raw options cannot be read back from AppTest (only their labels), so its ends are listed here.
-SELECT_SLIDER_ENDS = {("autoencoder", "Bits per weight"): [1, 8, "float"]}
+SELECT_SLIDER_ENDS = {
+    ("autoencoder", "Bits per weight"): [1, 8, "float"],
+    ("output_aware", "Bits per code"): [1, 4],
+    ("output_aware", "Sub-vector length (block)"): [1, 16],
+    ("output_aware", "Codewords (k)"): [2, 256],
+}
 # Buttons to press before the controls move, so the extremes reach the page's results (AppTest cannot draw).
 FIRST_PRESS = {"autoencoder": "Use a held-out digit"}
 
