@@ -302,3 +302,8 @@ def app_page(chromium, streamlit_server):
     context.set_default_timeout(ELEMENT_TIMEOUT_MS)
     yield AppPage(context.new_page(), streamlit_server)
     context.close()
+
+
+def as_read(markdown: str) -> str:
+    """Markdown source as a reader sees it: backslash escapes resolved, no-break spaces as spaces, word joiners gone."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u00a0", " ").replace("\u2060", "")

@@ -143,7 +143,7 @@ def test_uploaded_image_is_the_one_quantized(app_page, tmp_path):
     sidebar.get_by_text("your own image").click()
     app_page.wait_idle()
     app_page.page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(path)
-    sidebar.get_by_text("Showing quadrants.png: 120×80").wait_for()
+    sidebar.get_by_text("Showing “quadrants.png”: 120 × 80").wait_for()
     app_page.wait_idle()
     app_page.wait_drawn()
     assert_clean(app_page)

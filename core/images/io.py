@@ -146,6 +146,18 @@ def display_size(width: int, height: int, max_width: int) -> tuple[int, int]:
     return max_width, max(1, round(height * max_width / width))
 
 
+def nearest_resize(array: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An (H, W, ...) array resized to (height, width, ...) by taking the nearest pixel: labels stay labels."""
+    array = np.asarray(array)
+    if array.ndim < 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"array must be (H, W, ...) with H, W >= 1; got shape {array.shape}")
+    width = integer_in_range(width, "width", 1, MAX_SOURCE_PIXELS)
+    height = integer_in_range(height, "height", 1, MAX_SOURCE_PIXELS)
+    rows = (np.arange(height) * 2 + 1) * array.shape[0] // (2 * height)  # the source pixel under each centre
+    columns = (np.arange(width) * 2 + 1) * array.shape[1] // (2 * width)
+    return array[rows[:, None], columns[None, :]]
+
+
 def frame_count(image: Image.Image, cap: int = MAX_FRAMES_COUNTED) -> int:
     """Frames (pages) of an opened image, counted only up to `cap`; leaves frame 0 current.
 
