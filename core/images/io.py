@@ -11,6 +11,7 @@ Anything Pillow cannot decode safely becomes a ValueError naming the limit and w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import io
@@ -161,15 +162,19 @@ def nearest_resize(array: np.ndarray, width: int, height: int) -> np.ndarray:
 def frame_count(image: Image.Image, cap: int = MAX_FRAMES_COUNTED) -> int:
     """Frames (pages) of an opened image, counted only up to `cap`; leaves frame 0 current.
 
-    One seek to frame cap - 1 (GIF skips the frames between undecoded); only a file with fewer frames
-    is counted whole, which Pillow does in time that grows with the count (quadratically for TIFF).
+    First one seek to frame cap - 1 (GIF skips the frames between undecoded); a file with fewer frames
+    is then counted one seek at a time. Pillow's own n_frames walks every page, in time quadratic in
+    the pages for TIFF, and is wrong after a failed seek there.
     """
     try:
         image.seek(cap - 1)
-    except EOFError:
-        count = getattr(image, "n_frames", 1)
-    else:
         count = cap
+    except EOFError:
+        count = 1
+        with contextlib.suppress(EOFError):
+            while count < cap:
+                image.seek(count)
+                count += 1
     image.seek(0)
     return count
 
