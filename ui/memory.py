@@ -2,9 +2,12 @@
 
 `kept` caches a page function's results in core.content_cache.PROCESS_BUDGET (bytes, shared with core's
 own caches) instead of st.cache_data's per-function entry counts; a hit returns the kept object itself,
-not a copy. `return_freed_memory` asks glibc to hand freed heap pages back (malloc_trim), which CPython's
-and numpy's frees alone do not do for memory in the middle of a heap; a daemon thread does it every
-TRIM_SECONDS, so memory goes down after sessions expire.
+not a copy. Freed memory goes back to the system (glibc only; `keep_memory_returnable`, once per process):
+arrays of MMAP_THRESHOLD bytes or more (a 4 MP image's per-pixel arrays) get their own mappings, returned
+the moment they are freed, instead of glibc's default, which after the first such free serves arrays up
+to 32 MB from heaps that fragment; at most ARENA_MAX heaps instead of one per thread (Streamlit runs
+each session's script in its own thread); and a daemon thread calls malloc_trim every TRIM_SECONDS to
+hand back freed pages in the middle of a heap, so memory goes down after sessions expire.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from core.content_cache import PROCESS_BUDGET, size_in_bytes
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
 TRIM_SECONDS = 30
+MMAP_THRESHOLD = 2 * 2**20
+ARENA_MAX = 2
+_M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8  # glibc's mallopt parameter numbers (malloc.h)
 _MISSING = object()
 
 
@@ -53,15 +59,16 @@ def kept(key: Callable[..., Hashable], spinner: str | None = None):
     return decorate
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
+def _glibc_function(name: str, argtypes: list) -> Callable[..., int] | None:
     library = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(library), "malloc_trim", None) if library else None  # glibc only
-    if trim is not None:
-        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
+    function = getattr(ctypes.CDLL(library), name, None) if library else None  # glibc only
+    if function is not None:
+        function.argtypes, function.restype = argtypes, ctypes.c_int
+    return function
 
 
-_TRIM = _malloc_trim()
+_TRIM = _glibc_function("malloc_trim", [ctypes.c_size_t])
+_MALLOPT = _glibc_function("mallopt", [ctypes.c_int, ctypes.c_int])
 
 
 def return_freed_memory() -> bool:
@@ -73,10 +80,13 @@ def return_freed_memory() -> bool:
 
 
 @st.cache_resource
-def start_trimming() -> threading.Thread | None:
-    """Once per process: a daemon thread that returns freed memory every TRIM_SECONDS (None without glibc)."""
-    if _TRIM is None:
+def keep_memory_returnable() -> threading.Thread | None:
+    """Once per process: glibc's fixed mmap threshold and arena cap, and a daemon thread that returns freed
+    memory every TRIM_SECONDS (None without glibc)."""
+    if _TRIM is None or _MALLOPT is None:
         return None
+    _MALLOPT(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    _MALLOPT(_M_ARENA_MAX, ARENA_MAX)
 
     def trim_forever() -> None:
         while True:
