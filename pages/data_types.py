@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.quantize import dtypes
 from ui.shipped_model import layer_weights
+from ui.story import chapter_link
 
 SIGN, EXPONENT, MANTISSA = "#d62728", "#2ca02c", "#1f77b4"
 MAX_EXACT_DIGITS = 30
@@ -128,6 +129,7 @@ st.dataframe(
     },
 )
 st.caption("BF16 keeps FP32's 8-bit exponent (the same range) with 7 mantissa bits; FP16 trades range for 3 more mantissa bits.")
+chapter_link("pages/number_formats.py", "Below 8 bits: FP6, FP4, NF4 and the block formats models ship in (MX, NVFP4, llama.cpp) on the Number formats page")
 
 st.subheader("INT8 with a scale")
 st.write(

@@ -12,6 +12,8 @@ from streamlit.navigation.page import Page
 from streamlit.testing.v1 import AppTest
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from ui.story import CHAPTERS, sections
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
@@ -20,7 +22,7 @@ def test_landing_page_links_every_section_and_prepares_the_process_once() -> Non
         gc.unfreeze()
         app = AppTest.from_file(APP, default_timeout=120).run()
         assert not app.exception
-        assert [header.value for header in app.subheader] == ["Images", "Weights", "Linear quantization"]
+        assert [header.value for header in app.subheader] == list(sections())
         assert {"pandas", "plotly.graph_objects", "torch"} <= set(sys.modules)
         assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
         frozen = gc.get_freeze_count()
@@ -41,13 +43,13 @@ def test_each_session_makes_its_pages_once(monkeypatch: pytest.MonkeyPatch) -> N
     counting.__wrapped__ = original.__wrapped__  # Streamlit's own page objects skip st.Page's wrapper: not counted
     monkeypatch.setattr(Page, "__init__", counting)
     first = AppTest.from_file(APP, default_timeout=120).run()
-    assert len(made) == 10 and made.count("landing") == 1
+    assert len(made) == len(CHAPTERS) + 1 and made.count("landing") == 1
     made.clear()
     first.run()
-    assert made == ["landing"]  # the nine file pages are reused; the landing page is a function of this run
+    assert made == ["landing"]  # the file pages are reused; the landing page is a function of this run
     made.clear()
     AppTest.from_file(APP, default_timeout=120).run()  # another session makes its own
-    assert len(made) == 10
+    assert len(made) == len(CHAPTERS) + 1
 
 
 def test_every_module_in_pages_is_a_page_in_the_navigation() -> None:

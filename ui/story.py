@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
+
 
 @dataclass(frozen=True)
 class Chapter:
@@ -25,6 +28,10 @@ CHAPTERS = (
     Chapter("pages/granularity.py", "Granularity", ":material/view_module:", "Linear quantization"),
     Chapter("pages/calibration.py", "Calibration", ":material/tune:", "Linear quantization"),
     Chapter("pages/integer_layer.py", "Integer layer", ":material/calculate:", "Linear quantization"),
+    Chapter("pages/deep_compression.py", "Deep Compression", ":material/compress:", "Compression in practice"),
+    Chapter("pages/output_aware.py", "Output-aware quantization", ":material/output:", "Compression in practice"),
+    Chapter("pages/number_formats.py", "Number formats", ":material/data_array:", "Compression in practice"),
+    Chapter("pages/your_weights.py", "Your weights", ":material/upload_file:", "Compression in practice"),
 )
 
 
@@ -41,3 +48,13 @@ def next_chapter(path: str) -> Chapter | None:
     paths = [chapter.path for chapter in CHAPTERS]
     position = paths.index(path)
     return CHAPTERS[position + 1] if position + 1 < len(CHAPTERS) else None
+
+
+def chapter_link(path: str, label: str) -> None:
+    """A link to the chapter in `path` ("pages/....py"); its label as plain text when the page runs without the
+    app's navigation (a page tested on its own), where Streamlit knows no other page."""
+    chapter = next(chapter for chapter in CHAPTERS if chapter.path == path)
+    try:
+        st.page_link(chapter.path, label=label, icon=chapter.icon)
+    except StreamlitPageNotFoundError:
+        st.caption(label)

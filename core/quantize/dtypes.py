@@ -1,15 +1,21 @@
-"""Bit layouts of floating-point formats (FP32, FP16, BF16, FP8 E4M3 and E5M2) and of INT8 with a scale.
+"""Bit layouts of floating-point formats, one value at a time (`encode`) or whole arrays (`encode_array`,
+`decode_array`): FP32, FP16, BF16, FP8 E4M3 and E5M2, the OCP microscaling element types FP6 E3M2,
+FP6 E2M3 and FP4 E2M1, and INT8 with a scale.
 
-A value is rounded to nearest, ties to even, straight from its float64 value, then split into
-sign, exponent and mantissa fields. Overflow follows torch: IEEE-style formats (FP32, FP16, BF16,
+A value is rounded to nearest, ties to even, straight from its float64 (or float32) value, then split
+into sign, exponent and mantissa fields. Overflow follows torch: IEEE-style formats (FP32, FP16, BF16,
 E5M2) go to +-inf; E4M3 ("fn": finite, no infinity, one NaN pattern per sign) saturates to +-448,
-and torch also maps +-inf to +-448 in E4M3 (the OCP FP8 spec allows saturating or NaN).
+and torch also maps +-inf to +-448 in E4M3 (the OCP FP8 spec allows saturating or NaN). FP6 and FP4
+have no infinity and no NaN: every code is a number, and overflow saturates to the largest one
+(as the OCP MX spec v1.0 asks). `encode_array(..., saturate=True)` saturates in every format, as the
+MX spec's conversion does for E5M2 elements too.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -20,13 +26,19 @@ INT8_BITS = 8
 
 @dataclass(frozen=True)
 class FloatFormat:
-    """A binary floating-point format: 1 sign bit, `exponent_bits`, `mantissa_bits` (stored fraction bits)."""
+    """A binary floating-point format: 1 sign bit, `exponent_bits`, `mantissa_bits` (stored fraction bits).
+
+    Its specials: `has_infinity` (IEEE style: the top exponent holds ±inf and NaNs), else `has_nan`
+    ("fn" style: the all-ones pattern is NaN, the rest of the top exponent are numbers), else none
+    (FP6, FP4: every pattern is a number). `torch_dtype` names torch's dtype for it, "" when torch has none.
+    """
 
     name: str
     exponent_bits: int
     mantissa_bits: int
     has_infinity: bool
     torch_dtype: str
+    has_nan: bool = True
 
     @property
     def bias(self) -> int:
@@ -39,12 +51,22 @@ class FloatFormat:
         return 1 + self.exponent_bits + self.mantissa_bits
 
     @property
+    def max_code(self) -> int:
+        """Magnitude bits (sign cleared) of the largest finite value."""
+        top = 2 ** (self.exponent_bits + self.mantissa_bits) - 1
+        if self.has_infinity:
+            return top - 2**self.mantissa_bits  # the whole top exponent is inf/NaN
+        return top - 1 if self.has_nan else top  # E4M3fn spends only its all-ones pattern on NaN
+
+    @property
     def max_finite(self) -> float:
         """Largest finite value."""
-        top_field = 2**self.exponent_bits - (2 if self.has_infinity else 1)
-        # E4M3fn keeps the top exponent for numbers but spends its all-ones mantissa on NaN.
-        top_fraction = 2 - 2.0 ** -self.mantissa_bits * (1 if self.has_infinity else 2)
-        return math.ldexp(top_fraction, top_field - self.bias)
+        return float(decode_array(np.array([self.max_code]), self)[0])
+
+    @property
+    def max_exponent(self) -> int:
+        """Unbiased exponent of the largest finite value (emax: 8 for E4M3, 2 for E2M1)."""
+        return (self.max_code >> self.mantissa_bits) - self.bias
 
     @property
     def smallest_normal(self) -> float:
@@ -69,6 +91,96 @@ FORMATS = {
     "FP8 E4M3": FloatFormat("FP8 E4M3", 4, 3, False, "float8_e4m3fn"),
     "FP8 E5M2": FloatFormat("FP8 E5M2", 5, 2, True, "float8_e5m2"),
 }
+"""The formats the Data types page compares."""
+
+ELEMENT_FORMATS = {
+    "FP6 E3M2": FloatFormat("FP6 E3M2", 3, 2, False, "", has_nan=False),
+    "FP6 E2M3": FloatFormat("FP6 E2M3", 2, 3, False, "", has_nan=False),
+    "FP4 E2M1": FloatFormat("FP4 E2M1", 2, 1, False, "float4_e2m1fn_x2", has_nan=False),
+}
+"""The sub-byte element types of the OCP microscaling formats (torch has FP4 only packed two to a byte)."""
+
+ALL_FORMATS = {**FORMATS, **ELEMENT_FORMATS}
+
+
+def encode_array(values: np.ndarray, fmt: FloatFormat, saturate: bool = False) -> np.ndarray:
+    """Bit patterns (sign, exponent, mantissa) of `values` rounded to nearest-even in `fmt`, same shape:
+    uint8 for formats of at most 8 bits, else uint16 / uint32.
+
+    Overflow goes to ±inf in IEEE-style formats and saturates to ±max_finite in the others, or in every
+    format when `saturate`. Computes in the values' float dtype (float32 or float64): exact either way.
+
+    >>> encode_array(np.array([1.0, -0.5, 7.0]), ELEMENT_FORMATS["FP4 E2M1"]).tolist()
+    [2, 9, 7]
+    """
+    shape = np.shape(values)
+    array = np.asarray(values).reshape(-1)
+    if array.dtype not in (np.float32, np.float64):
+        array = array.astype(np.float64)
+    finite = np.isfinite(array)
+    all_finite = bool(finite.all())
+    codes = _magnitude_codes(np.abs(array) if all_finite else np.where(finite, np.abs(array), 0), fmt)
+    overflow = codes > fmt.max_code if all_finite else (codes > fmt.max_code) | np.isinf(array)
+    if overflow.any():
+        codes[overflow] = fmt.max_code + 1 if fmt.has_infinity and not saturate else fmt.max_code
+    if not all_finite:
+        nan = np.isnan(array)
+        if nan.any() and not (fmt.has_nan or fmt.has_infinity):
+            raise ValueError(f"values must not be NaN: {fmt.name} has no NaN; got {np.count_nonzero(nan)} NaN")
+        codes[nan] = _nan_code(fmt)
+    codes |= np.signbit(array).astype(codes.dtype) << (fmt.exponent_bits + fmt.mantissa_bits)
+    return codes.astype(_CODE_DTYPES[(fmt.total_bits + 7) // 8]).reshape(shape)
+
+
+def decode_array(codes: np.ndarray, fmt: FloatFormat) -> np.ndarray:
+    """float32 values of bit patterns in `fmt` (the inverse of encode_array), same shape."""
+    codes = np.asarray(codes)
+    if fmt.total_bits == 32:
+        return codes.astype(np.uint32).view(np.float32)
+    return _code_table(fmt)[codes]
+
+
+_CODE_DTYPES = {1: np.uint8, 2: np.uint16, 3: np.uint32, 4: np.uint32}
+
+
+def _magnitude_codes(magnitude: np.ndarray, fmt: FloatFormat) -> np.ndarray:
+    """int64 codes (sign cleared) of finite |values| rounded to nearest-even, not yet capped at max_code.
+
+    With e = max(floor(log2 a), 1 - bias) the value's binade (subnormals share the lowest), the rounded
+    significand q = round(a / 2^(e - m)) counts quanta; (e - (1 - bias)) * 2^m + q is then the code: a
+    significand that rounds up to 2^(m+1) carries into the next exponent, as the bit pattern does.
+    """
+    m, lowest = fmt.mantissa_bits, 1 - fmt.bias
+    _, exponent = np.frexp(magnitude)  # magnitude = f * 2^exponent with f in [0.5, 1); 0 -> exponent 0
+    binade = np.maximum(exponent - 1, lowest)
+    quanta = np.rint(np.ldexp(magnitude, m - binade)).astype(np.int64)  # exact scaling by a power of two
+    codes = ((binade - lowest).astype(np.int64) << m) + quanta
+    codes[quanta == 0] = 0  # zero's frexp exponent is 0, not its binade
+    return codes
+
+
+def _nan_code(fmt: FloatFormat) -> int:
+    top_exponent = (2**fmt.exponent_bits - 1) << fmt.mantissa_bits
+    return top_exponent | (2 ** (fmt.mantissa_bits - 1) if fmt.has_infinity else 2**fmt.mantissa_bits - 1)
+
+
+@lru_cache(maxsize=None)
+def _code_table(fmt: FloatFormat) -> np.ndarray:
+    """float32 value of every bit pattern of a format of at most 16 bits."""
+    codes = np.arange(2**fmt.total_bits, dtype=np.int64)
+    exponent = (codes >> fmt.mantissa_bits) & (2**fmt.exponent_bits - 1)
+    mantissa = (codes & (2**fmt.mantissa_bits - 1)).astype(np.float64)
+    significand = np.where(exponent == 0, mantissa, mantissa + 2**fmt.mantissa_bits)
+    values = np.ldexp(significand, np.maximum(exponent, 1) - fmt.bias - fmt.mantissa_bits)
+    magnitude_bits = codes & (2 ** (fmt.exponent_bits + fmt.mantissa_bits) - 1)
+    if fmt.has_infinity:
+        values = np.where(exponent == 2**fmt.exponent_bits - 1, np.where(mantissa == 0, np.inf, np.nan), values)
+    elif fmt.has_nan:
+        values = np.where(magnitude_bits == _nan_code(fmt), np.nan, values)
+    values = np.where(codes >> (fmt.exponent_bits + fmt.mantissa_bits) == 1, -values, values)
+    table = values.astype(np.float32)
+    table.flags.writeable = False
+    return table
 
 
 @dataclass(frozen=True)
@@ -82,7 +194,7 @@ class Encoding:
     mantissa: int
     bits: str
     kind: str
-    """"zero", "subnormal", "normal", "infinity", "nan", or "saturated" (E4M3 overflow clamped to +-448)."""
+    """"zero", "subnormal", "normal", "infinity", "nan", or "saturated" (overflow clamped to +-max, E4M3: 448)."""
 
     @property
     def error(self) -> float:
@@ -93,32 +205,31 @@ class Encoding:
 
 
 def encode(value: float, format_name: str) -> Encoding:
-    """`value` rounded to nearest-even in the format named `format_name` (a key of FORMATS), with its bit fields.
+    """`value` rounded to nearest-even in the format named `format_name` (a key of ALL_FORMATS), with its bit fields.
 
     >>> encode(0.1, "BF16").bits
     '0 01111011 1001101'
     """
-    if format_name not in FORMATS:
-        raise ValueError(f"format_name must be one of {', '.join(FORMATS)}; got {format_name!r}")
+    if format_name not in ALL_FORMATS:
+        raise ValueError(f"format_name must be one of {', '.join(ALL_FORMATS)}; got {format_name!r}")
     if not _is_real(value):
         raise ValueError(f"value must be a real number; got {value!r}")
-    fmt = FORMATS[format_name]
+    fmt = ALL_FORMATS[format_name]
     value = float(value)
-    sign = 1 if math.copysign(1.0, value) < 0 else 0
+    code = int(encode_array(np.array(value), fmt))
+    magnitude_bits = fmt.exponent_bits + fmt.mantissa_bits
+    sign, exponent, mantissa = code >> magnitude_bits, (code >> fmt.mantissa_bits) & (2**fmt.exponent_bits - 1), code & (2**fmt.mantissa_bits - 1)
+    stored = float(decode_array(np.array(code), fmt))
     if math.isnan(value):
-        nan_mantissa = 2**fmt.mantissa_bits - 1 if not fmt.has_infinity else 2 ** (fmt.mantissa_bits - 1)
-        return _fields(fmt, value, math.nan, sign, 2**fmt.exponent_bits - 1, nan_mantissa, "nan")
-    magnitude = _round_to_format(abs(value), fmt)
-    if magnitude > fmt.max_finite:
-        if fmt.has_infinity:
-            return _fields(fmt, value, math.copysign(math.inf, value), sign, 2**fmt.exponent_bits - 1, 0, "infinity")
-        magnitude = fmt.max_finite
-        stored = math.copysign(magnitude, value)
-        exponent, mantissa = _split(magnitude, fmt)
-        return _fields(fmt, value, stored, sign, exponent, mantissa, "saturated")
-    exponent, mantissa = _split(magnitude, fmt)
-    kind = "zero" if magnitude == 0 else "subnormal" if exponent == 0 else "normal"
-    return _fields(fmt, value, math.copysign(magnitude, value), sign, exponent, mantissa, kind)
+        kind = "nan"
+    elif math.isinf(stored):
+        kind = "infinity"
+    elif math.isinf(value) or _magnitude_codes(np.array([abs(value)]), fmt)[0] > fmt.max_code:
+        kind = "saturated"
+    else:
+        kind = "zero" if stored == 0 else "subnormal" if exponent == 0 else "normal"
+    bits = f"{sign} {exponent:0{fmt.exponent_bits}b} {mantissa:0{fmt.mantissa_bits}b}"
+    return Encoding(value, stored, sign, exponent, mantissa, bits, kind)
 
 
 def int8_encode(value: float, scale: float) -> Encoding:
@@ -139,25 +250,3 @@ def int8_encode(value: float, scale: float) -> Encoding:
 
 def _is_real(value: object) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-
-
-def _round_to_format(magnitude: float, fmt: FloatFormat) -> float:
-    """|value| rounded to the format's grid, ties to even, ignoring the top of the range."""
-    if magnitude == 0 or math.isinf(magnitude):
-        return magnitude
-    exponent = max(math.frexp(magnitude)[1] - 1, 1 - fmt.bias)
-    quantum = math.ldexp(1.0, exponent - fmt.mantissa_bits)
-    return round(magnitude / quantum) * quantum  # exact: dividing by a power of two; round() ties to even
-
-
-def _split(magnitude: float, fmt: FloatFormat) -> tuple[int, int]:
-    """(biased exponent field, mantissa field) of a finite non-negative value on the format's grid."""
-    if magnitude < fmt.smallest_normal:
-        return 0, round(magnitude / fmt.smallest_subnormal)
-    fraction, exponent = math.frexp(magnitude)  # magnitude = fraction * 2^exponent, fraction in [0.5, 1)
-    return exponent - 1 + fmt.bias, round((fraction * 2 - 1) * 2**fmt.mantissa_bits)
-
-
-def _fields(fmt: FloatFormat, value: float, stored: float, sign: int, exponent: int, mantissa: int, kind: str) -> Encoding:
-    bits = f"{sign} {exponent:0{fmt.exponent_bits}b} {mantissa:0{fmt.mantissa_bits}b}"
-    return Encoding(value, stored, sign, exponent, mantissa, bits, kind)

@@ -15,7 +15,7 @@ import numpy as np
 from core.checks import finite_array, integer_in_range
 from core.content_cache import ContentCache
 
-__all__ = ["kmeans_1d", "sum_squared_error", "METHODS"]
+__all__ = ["kmeans_1d", "lloyd_1d", "sum_squared_error", "METHODS"]
 
 METHODS = ("fast", "exact")
 MAX_K = 65_536
@@ -27,6 +27,8 @@ _HISTOGRAM_BINS = 65_536  # bin indices fit in uint16
 _CACHED_BYTES = 48_000_000
 _INIT_BINS = 4_096
 _LLOYD_ITERATIONS = 50
+# Lloyd alone from a poor start (lloyd_1d) creeps for longer before it settles.
+_LLOYD_ITERATIONS_FROM_A_START = 500
 # Lloyd iterations of the swap trials of a round, after each of which the worse half is dropped.
 _TRIAL_SCHEDULE = (3, 3, 2)
 _SPLIT_CANDIDATES = 8_192
@@ -386,6 +388,36 @@ def kmeans_1d(values: np.ndarray, k: int, method: str = "fast") -> tuple[np.ndar
     centroids = centres + points.shift
     labels = _assign_through_bins(flat, histogram, centroids)
     return centroids, labels.reshape(array.shape)
+
+
+def lloyd_1d(values: np.ndarray, initial_centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lloyd's k-means from the given initial centroids (no swaps): the classic algorithm whose result
+    depends on its start (Deep Compression compares linear, density and random starts).
+
+    Returns (centroids, labels) as `kmeans_1d` does: float64 centroids sorted ascending (clusters left
+    empty are dropped, so there may be fewer than given) and each value's index, shaped like `values`.
+
+    >>> centroids, labels = lloyd_1d([0.0, 0.1, 1.0, 1.2], [0.0, 0.5])
+    >>> np.round(centroids, 9).tolist(), labels.tolist()
+    ([0.05, 1.1], [0, 0, 1, 1])
+    """
+    flat = finite_array(values, "values").ravel().astype(np.float64, copy=False)
+    start = np.sort(finite_array(initial_centroids, "initial_centroids", ndim=1).astype(np.float64))
+    integer_in_range(start.size, "len(initial_centroids)", 1, MAX_K)
+    if flat.size <= _DISTINCT_LIMIT:
+        distinct, point_of_value, counts = np.unique(flat, return_inverse=True, return_counts=True)
+        points = _Points(distinct, counts)
+    else:
+        histogram = _cached_histogram(flat) if 2 * flat.size <= _CACHED_BYTES else _build_histogram(flat)
+        points = histogram.points
+    centres, edges = _lloyd(points, (start - points.shift)[None], _LLOYD_ITERATIONS_FROM_A_START)
+    keep = np.diff(edges[0]) > 0
+    centroids = centres[0][keep] + points.shift
+    if flat.size > _DISTINCT_LIMIT:
+        return centroids, _assign_through_bins(flat, histogram, centroids).reshape(np.shape(values))
+    cluster_of_point = np.repeat(np.cumsum(keep) - 1, np.diff(edges[0]))
+    labels = cluster_of_point.astype(_smallest_index_dtype(int(keep.sum())))[point_of_value]
+    return centroids, labels.reshape(np.shape(values))
 
 
 def sum_squared_error(values: np.ndarray, centroids: np.ndarray, labels: np.ndarray) -> float:

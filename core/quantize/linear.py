@@ -164,8 +164,11 @@ def _quantize(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray, bits: in
     if symmetric and bits == 1:
         return np.where(x < 0, -1, 1).astype(np.int32)
     qmin, qmax = quant_range(bits, symmetric)
-    codes = np.rint(x * (np.float32(1) / scale)) + zero_point
-    return np.clip(codes, qmin, qmax).astype(np.int32)
+    # float32 throughout: an int64 zero point would promote every code to float64 (4x slower); the sums
+    # are small integers, exact in float32.
+    codes = np.rint(x * (np.float32(1) / scale))
+    codes += zero_point.astype(np.float32)
+    return np.clip(codes, qmin, qmax, out=codes).astype(np.int32)
 
 
 def _dequantize(q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray) -> np.ndarray:
@@ -216,7 +219,10 @@ def _qparams(
 
 def _reduce_blocks(ufunc: np.ufunc, x: np.ndarray, block_size: tuple[int, ...]) -> np.ndarray:
     for axis, size in enumerate(block_size):
-        x = ufunc.reduceat(x, np.arange(0, x.shape[axis], size), axis=axis)
+        if size >= x.shape[axis]:
+            x = ufunc.reduce(x, axis=axis, keepdims=True)
+        elif size > 1:  # blocks of 1 along an axis leave it as it is
+            x = ufunc.reduceat(x, np.arange(0, x.shape[axis], size), axis=axis)
     return x
 
 

@@ -187,3 +187,18 @@ def test_fast_is_deterministic():
 def test_bad_input_raises_value_error(values, k, method, fragment):
     with pytest.raises(ValueError, match=fragment):
         kmeans_1d(values, k, method=method)
+
+
+def test_lloyd_1d_matches_scikit_learn_from_the_same_start() -> None:
+    from sklearn.cluster import KMeans
+
+    from core.quantize.kmeans import lloyd_1d
+
+    for size in (3_000, 40_000):  # distinct values, then the histogram path
+        values = np.random.default_rng(size).normal(size=size)
+        start = np.linspace(values.min(), values.max(), 8)
+        centroids, labels = lloyd_1d(values, start)
+        reference = KMeans(8, init=start[:, None], n_init=1, tol=0, max_iter=500).fit(values[:, None])
+        tolerance = 1e-9 if size <= 16_384 else 2e-3 * values.std()  # the histogram's bins are 1/65536 of the range
+        assert np.allclose(centroids, np.sort(reference.cluster_centers_.ravel()), atol=tolerance)
+        assert np.abs(values - centroids[labels]).max() <= np.abs(values[:, None] - centroids[None]).min(axis=1).max() + 1e-12
