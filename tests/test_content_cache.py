@@ -102,3 +102,12 @@ def test_budget_comes_from_the_environment_in_megabytes():
     for junk in ("-1", "lots", "inf", "nan"):
         with pytest.raises(ValueError, match=BUDGET_VARIABLE):
             budget_from_environment({BUDGET_VARIABLE: junk})
+
+
+def test_discard_drops_only_that_content():
+    cache, built = counting_cache(budget=8)
+    cache(np.zeros(2)), cache(np.ones(2))
+    cache.discard(np.zeros(2).copy())
+    assert len(cache) == 1
+    cache(np.ones(2)), cache(np.zeros(2))
+    assert len(built) == 3

@@ -30,3 +30,15 @@ def test_kept_builds_once_per_key_and_accounts_the_result_in_bytes():
 
 def test_freed_memory_is_returned_where_glibc_offers_malloc_trim():
     assert memory.return_freed_memory() is (memory._TRIM is not None)
+
+
+def test_forget_drops_every_kept_result_keyed_by_that_first_part():
+    @memory.kept(lambda digest, k: (digest, k))
+    def result(digest: str, k: int) -> bytes:
+        return bytes(k)
+
+    result("one", 3), result("one", 4), result("two", 3)
+    memory.forget("one")
+    keys = [key[1] for key in PROCESS_BUDGET.keys() if key[0].endswith("result")]
+    assert keys == [("two", 3)]
+    result.clear()

@@ -208,3 +208,21 @@ def test_block_outline_shows_on_black_white_and_red() -> None:
         outlined = np.asarray(Image.open(io.BytesIO(block_locator_png(image, 36, 36, 8, 320))).convert("RGB"))
         marked = np.abs(outlined.astype(int) - np.array(color)).sum(axis=2) > 200  # far from the background
         assert marked[30:50, 30:50].sum() >= 40, color  # a ring of clearly different pixels around the block
+
+
+def test_a_replaced_upload_leaves_nothing_kept_for_it() -> None:
+    import gc
+
+    from core.content_cache import PROCESS_BUDGET
+    from core.images import palette as palette_module
+
+    first = np.random.default_rng(5).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    app = upload(open_page(), "first.png", png_bytes(first))
+    digest = image_digest(first)
+    assert any(isinstance(key[1], tuple) and key[1][:1] == (digest,) for key in PROCESS_BUDGET.keys() if isinstance(key[0], str))
+    tables = len(palette_module._color_table)
+    upload(app, "second.png", png_bytes(np.full((20, 20, 3), 9, dtype=np.uint8)))
+    app.run()  # session state lets go of a replaced value at the start of the next run
+    gc.collect()
+    assert not any(isinstance(key[1], tuple) and key[1][:1] == (digest,) for key in PROCESS_BUDGET.keys() if isinstance(key[0], str))
+    assert len(palette_module._color_table) <= tables  # the first upload's table went, the second's came

@@ -10,6 +10,7 @@ bytes at most DISPLAY_WIDTH wide, so Streamlit never resizes or re-encodes it.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,11 +30,11 @@ from core.images.io import (
     png_bytes,
     sample_image,
 )
-from core.images.palette import palette_kmeans
+from core.images.palette import forget_image, palette_kmeans
 from core.images.palette_curve import CURVE_KS, error_curve
 from core.measure.image_error import pixel_error
 from ui.literal_text import literal_text
-from ui.memory import keep_memory_returnable, kept
+from ui.memory import forget, keep_memory_returnable, kept
 
 IMAGE_KEY = "chosen_image"  # ChosenImage: the image both image pages show
 UPLOADED_KEY = "uploaded_image"  # (file_id, ChosenImage) of the last good upload, kept when the uploader is empty
@@ -230,6 +231,12 @@ def choose_image() -> ChosenImage:
     return chosen
 
 
+def forget_upload(digest: str, pixels: np.ndarray) -> None:
+    """Drop everything kept for an uploaded image: the pages' results (keyed by its digest) and core's preparation."""
+    forget(digest)
+    forget_image(pixels)
+
+
 def _take_upload() -> None:
     """Use a new upload, or show why it cannot be used; an empty uploader keeps the last good upload."""
     state = st.session_state
@@ -252,6 +259,8 @@ def _take_upload() -> None:
             state[UPLOAD_ERROR_KEY] = (bad_id, problem)
         else:
             image = ChosenImage(upload.name, loaded.pixels, image_digest(loaded.pixels), loaded.notices, uploaded=True)
+            # Once no session holds this upload (replaced, or its session expired), nothing will ask for its results.
+            weakref.finalize(image, forget_upload, image.digest, image.pixels)
             state[UPLOADED_KEY] = (upload.file_id, image)
     if upload is not None and upload.file_id == bad_id:
         st.sidebar.error(f"{problem} Still showing “{literal_text(state[IMAGE_KEY].name)}”.")

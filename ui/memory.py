@@ -59,6 +59,13 @@ def kept(key: Callable[..., Hashable], spinner: str | None = None):
     return decorate
 
 
+def forget(first: Hashable) -> None:
+    """Drop every kept result, of any function, whose key(*args) is a tuple starting with `first`."""
+    PROCESS_BUDGET.discard(
+        lambda cache_key: isinstance(cache_key[0], str) and isinstance(cache_key[1], tuple) and cache_key[1][:1] == (first,)
+    )
+
+
 def _glibc_function(name: str, argtypes: list) -> Callable[..., int] | None:
     library = ctypes.util.find_library("c")
     function = getattr(ctypes.CDLL(library), name, None) if library else None  # glibc only

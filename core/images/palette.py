@@ -136,6 +136,11 @@ def palette_kmeans(image: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray
     return palette, color_labels[table.pixel_color].reshape(image.shape[:2])
 
 
+def forget_image(image: np.ndarray) -> None:
+    """Drop the per-image preparation palette_kmeans keeps for this (H, W, 3) uint8 image, if any."""
+    _color_table.discard(rgb_image(image))
+
+
 def _build_color_table(image: np.ndarray) -> _ColorTable:
     """Distinct colors with counts, each pixel's index into them, and the histograms of `image`."""
     codes = _color_codes(image.reshape(-1, 3), 8)
