@@ -1,11 +1,12 @@
-"""Navigation and landing page of Quantization Explorer."""
+"""Navigation of Quantization Explorer and the start of its story: the landing page, and a link to the next
+chapter at the end of every page."""
 
 import gc
 
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
-from ui import story
+from ui import presentation, story
 
 
 @st.cache_resource(show_spinner=False)
@@ -30,37 +31,82 @@ def prepare_process() -> None:
 
 prepare_process()
 
-SECTIONS_KEY = "app_sections"
+PAGES_KEY = "app_pages"
+START_ICON = ":material/arrow_forward:"
+PICTURE_WIDTH = 320
 
 
-def sections() -> dict[str, list[st.Page]]:
-    """This session's pages by section, made on its first run and kept in its state: st.Page resolves
-    its file on disk (~10% of the server's time under load when rebuilt every rerun), and st.navigation
-    marks the page it runs on the object itself, so sessions must not share them."""
-    if SECTIONS_KEY not in st.session_state:
-        st.session_state[SECTIONS_KEY] = {
-            section: [st.Page(chapter.path, title=chapter.title, icon=chapter.icon) for chapter in chapters]
-            for section, chapters in story.sections().items()
+def chapter_pages() -> dict[str, st.Page]:
+    """This session's page of each chapter, {chapter path: page}, made on its first run and kept in its state:
+    st.Page resolves its file on disk (~10% of the server's time under load when rebuilt every rerun), and
+    st.navigation marks the page it runs on the object itself, so sessions must not share them."""
+    if PAGES_KEY not in st.session_state:
+        st.session_state[PAGES_KEY] = {
+            chapter.path: st.Page(chapter.path, title=chapter.title, icon=chapter.icon) for chapter in story.CHAPTERS
         }
-    return st.session_state[SECTIONS_KEY]
+    return st.session_state[PAGES_KEY]
+
+
+def chapter_card(chapter: story.Chapter) -> None:
+    with st.container(border=True):
+        if chapter.picture is not None:
+            st.image(str(chapter.picture), width="stretch")
+        st.page_link(chapter_pages()[chapter.path], label=chapter.title, icon=chapter.icon)
+        if chapter.hook:
+            st.caption(chapter.hook)
 
 
 def landing() -> None:
+    st.html(story.ASSETS / "landing.css")
     st.title("Quantization Explorer")
     st.write(
-        "See what quantization does to images and to neural-network weights: share an image's "
-        "colors with k-means, map the error pixel by pixel, quantize weight matrices and a real "
-        "MNIST autoencoder, and explore the linear quantization used in practice."
+        "Every number a computer stores costs bits. Quantization stores numbers with fewer of them: 16 colors "
+        "instead of 16 million, a 4-bit index instead of a 32-bit float. What is lost is the quantization "
+        "error, and this explorable lets you see it, measure it and decide when it matters."
     )
+    st.write(
+        "The story starts with a photo whose pixels share a handful of colors, turns the same idea on the "
+        "weights of a neural network, and then follows the linear quantization that runs today's models, "
+        "down to a layer computed in integers. Every chapter has controls: move them and every number "
+        "on the page is computed again."
+    )
+    first = story.CHAPTERS[0]
+    with st.container(border=True):
+        st.page_link(chapter_pages()[first.path], label=f"**Start here: {first.title}**", icon=START_ICON)
+        st.caption(first.hook)
     st.caption(
-        "After the explorable article *Visualizing Quantization Error* (k-means weight sharing, "
-        "from Deep Compression, Han et al. 2015), with every number recomputed correctly."
+        "After the explorable article *Visualizing Quantization Error* (k-means weight sharing, from Deep "
+        "Compression, Han et al. 2015), with every number recomputed."
     )
-    for section, pages in sections().items():
+    for section, chapters in story.sections().items():
         st.subheader(section)
-        for page in pages:
-            st.page_link(page, label=page.title, icon=page.icon)
+        for row in range(0, len(chapters), 3):
+            for column, chapter in zip(st.columns(3), chapters[row : row + 3]):
+                with column:
+                    chapter_card(chapter)
 
 
+def link_to_next_chapter(current: st.Page, home: st.Page) -> None:
+    """At the end of a chapter: a link to the one after it (back to the start after the last)."""
+    path = next((path for path, page in chapter_pages().items() if page is current), None)
+    if path is None:  # the landing page starts the story itself
+        return
+    following = story.next_chapter(path)
+    st.divider()
+    if following is None:
+        st.page_link(home, label="That was the last chapter: back to the start", icon=":material/home:")
+        return
+    st.page_link(chapter_pages()[following.path], label=f"Next: {following.title}", icon=START_ICON)
+    if following.hook:
+        st.caption(following.hook)
+
+
+presentation.set_up_page()
+presentation.switch()
 home = st.Page(landing, title="Home", icon=":material/home:", default=True)
-st.navigation({"": [home], **sections()}).run()
+sections = {
+    section: [chapter_pages()[chapter.path] for chapter in chapters] for section, chapters in story.sections().items()
+}
+current = st.navigation({"": [home], **sections}, expanded=True)  # all 14 listed: with the presentation switch below it, Streamlit showed 10 and "View more"
+current.run()  # a page that calls st.stop() (a missing file, a notice) ends there, without the link below
+link_to_next_chapter(current, home)

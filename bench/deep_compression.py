@@ -57,14 +57,15 @@ def main() -> None:
     streams = _streams(data)
     huffman_ms, symbols = timed(lambda: _encode_decode(streams), REPEATS)
     load_ms, _ = timed(lambda: load_compressed(data), REPEATS)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = compress("lenet_300_100", SETTINGS["lenet_300_100"])
-    pipeline_s = time.perf_counter() - start
+    pipeline_s, pipeline_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     print("| what | measured | target |")
     print("|---|---:|---:|")
     print(f"| Huffman encode + decode, LeNet-300-100's {len(streams)} streams ({symbols:,} symbols), median of {REPEATS} | {huffman_ms:.0f} ms | ≤ 200 ms |")
     print(f"| load_compressed(models/lenet_300_100.dc), median of {REPEATS} | {load_ms:.0f} ms | - |")
-    print(f"| whole pipeline, LeNet-300-100 from float (shipped settings, 1 torch thread) | {pipeline_s:.1f} s | ≤ 20 s |")
+    print(f"| whole pipeline, LeNet-300-100 from float (shipped settings, 1 torch thread): wall | {pipeline_s:.1f} s | ≤ 20 s |")
+    print(f"| the same run: CPU time of this process (what an idle core would take) | {pipeline_cpu_s:.1f} s | - |")
     print(f"|   (that run: {result.stages[-1].bytes:,} B, {result.ratio():.1f}x, accuracy {result.stages[-1].score:.1%}) | | |")
     print()
     print("| model | float32 file | .dc file | ratio | float accuracy | decoded accuracy | difference | target |")

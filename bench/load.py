@@ -22,6 +22,11 @@ Two clients (--client):
     .venv/bin/python bench/load.py --client protocol                # the server alone
     .venv/bin/python bench/load.py --sessions 5 --seconds 10 --settle 0
     .venv/bin/python bench/load.py --floor --sessions 30            # the rig alone: a one-slider app
+    .venv/bin/python bench/load.py --client protocol --balanced 1 2 --sessions 30 60 100 --settle 0
+
+--balanced puts HAProxy (deploy/haproxy.cfg, as deployed) in front: `--balanced 1 2` starts one server
+process behind it and, beside it, two replicas, and runs each N on both before the next N (side by side,
+under the same load from the rest of the machine); the table gives each replica's CPU and the balancer's.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 # The repository root is on the path only now.
 from bench.protocol_session import CANVAS_SIDE, ProtocolError, ProtocolSession  # noqa: E402
+from tests.balancer import Cluster  # noqa: E402
 from tests.conftest import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -59,7 +66,7 @@ from tests.conftest import (  # noqa: E402
     stop_streamlit,
 )
 
-MAX_SESSIONS = 50
+MAX_SESSIONS = 150
 OPEN_TIMEOUT_MS = 180_000
 UPDATE_TIMEOUT_MS = 30_000
 THINK_SECONDS = (0.5, 1.5)
@@ -69,7 +76,7 @@ SLIDERS_JS = """() => [...document.querySelectorAll('[data-testid=stSlider]')].m
   return {
     index,
     label: slider.querySelector('[data-testid=stWidgetLabel]')?.innerText.trim() ?? '',
-    usable: thumb !== null && !thumb.disabled && slider.checkVisibility(),
+    usable: thumb !== null && !thumb.disabled && slider.checkVisibility() && !slider.closest('[data-testid=stForm]'),
     value: thumb?.value, min: thumb?.min, max: thumb?.max,
   };
 })"""
@@ -91,12 +98,20 @@ class Results:
     """What the sessions of one round measured: update latencies in seconds and error descriptions."""
 
     latencies: list[float] = field(default_factory=list)
+    finished: list[float] = field(default_factory=list)  # time.monotonic() when each of those updates arrived
     errors: list[str] = field(default_factory=list)
     opens: list[float] = field(default_factory=list)  # seconds from loading the app to the page's first full run
-    peak_mb: float = 0.0  # the server's largest RSS during the round
+    peak_mb: float = 0.0  # the servers' largest RSS (summed) during the round
     server_cpu_share: float = 0.0  # server CPU seconds per wall-clock second of the move phase (1.0 = one core)
+    replica_cpu_shares: list[float] = field(default_factory=list)  # the same for each server process (with its workers)
+    balancer_cpu_share: float = 0.0  # the same for HAProxy, when the readers go through it
     client_cpu_share: float = 0.0  # the same for the client (this script and its children), on the same cores
     load_average: float = 0.0  # the machine's 1-minute load average as the move phase ended (other work included)
+
+    def record(self, seconds: float) -> None:
+        """One update that took seconds and has just arrived."""
+        self.latencies.append(seconds)
+        self.finished.append(time.monotonic())
 
 
 class BrowserReader:
@@ -137,7 +152,7 @@ class BrowserReader:
         except Exception:
             results.errors.append(f"{what}: no update within {UPDATE_TIMEOUT_MS / 1000:g} s")
             return
-        results.latencies.append(time.perf_counter() - start)
+        results.record(time.perf_counter() - start)
         results.errors += [f"{what}: {text[:200]}" for text in await self.errors()]
 
     async def errors(self) -> list[str]:
@@ -160,7 +175,7 @@ class BrowserReader:
         await self.timed_update(stroke, results, f"{what}: drawing")
 
     async def move(self, rng: random.Random, results: Results, what: str) -> bool:
-        """Move a random visible, enabled slider one step with the keyboard; False if the page has none."""
+        """Move a random visible, enabled slider outside a form one step with the keyboard; False if the page has none."""
         # One evaluate per step, not a locator call per slider and attribute: with the cheaper text probe
         # this halved the client's CPU outside the renderer (~100 -> ~50 ms a move on the Weights page).
         sliders = [
@@ -207,7 +222,7 @@ class ProtocolReader:
         if self.session.shown_text() == previous:
             results.errors.append(f"{what}: the text shown did not change")
         else:
-            results.latencies.append(seconds)
+            results.record(seconds)
         results.errors += [f"{what}: {text[:200]}" for text in await self.errors()]
 
     async def errors(self) -> list[str]:
@@ -224,11 +239,11 @@ class ProtocolReader:
         await self.timed_update(stroke, results, f"{what}: drawing")
 
     async def move(self, rng: random.Random, results: Results, what: str) -> bool:
-        """Move a random enabled slider one step; False if the page has none."""
+        """Move a random enabled slider outside a form one step; False if the page has none."""
         sliders = [
             slider
             for slider in self.session.sliders()
-            if slider.label not in SLIDERS_THAT_CHANGE_NO_NUMBER and not slider.disabled
+            if slider.label not in SLIDERS_THAT_CHANGE_NO_NUMBER and not slider.disabled and not slider.in_form
         ]
         if not sliders:
             return False
@@ -258,22 +273,40 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
-def client_processes(server_pid: int) -> list[int]:
-    """This script and its descendants except the server (chromium and its helpers, playwright's driver)."""
-    parents = {}
+def parents() -> dict[int, int]:
+    """{pid: parent pid} of every process now running."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            found[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError):  # the process ended while we looked
             continue
-    found = [os.getpid()]
-    for pid in parents:
-        ancestor = parents.get(pid)
-        while ancestor not in (None, 0, 1, os.getpid()):
-            ancestor = parents.get(ancestor)
-        if ancestor == os.getpid() and pid != server_pid:
-            found.append(pid)
     return found
+
+
+def descends_from(pid: int, ancestors: set[int], parent_of: dict[int, int]) -> bool:
+    """Whether pid is one of ancestors or below one of them."""
+    while pid not in (None, 0, 1):
+        if pid in ancestors:
+            return True
+        pid = parent_of.get(pid)
+    return False
+
+
+def client_processes(*server_pids: int) -> list[int]:
+    """This script and its descendants except the servers and theirs (chromium and its helpers, playwright's driver)."""
+    parent_of, servers = parents(), set(server_pids)
+    return [
+        pid
+        for pid in parent_of
+        if descends_from(pid, {os.getpid()}, parent_of) and not descends_from(pid, servers, parent_of)
+    ]
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and its descendants: a server and the worker processes of its background pool."""
+    parent_of = parents()
+    return [other for other in parent_of if descends_from(other, {pid}, parent_of)]
 
 
 def total_cpu_seconds(pids: list[int]) -> float:
@@ -283,11 +316,6 @@ def total_cpu_seconds(pids: list[int]) -> float:
         with contextlib.suppress(OSError):
             total += cpu_seconds(pid)
     return total
-
-
-def client_cpu_seconds(server_pid: int) -> float:
-    """CPU seconds used so far by this script and its descendants except the server."""
-    return total_cpu_seconds(client_processes(server_pid))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -307,9 +335,26 @@ def session_ttl() -> int:
     return int(config.get("server", {}).get("disconnectedSessionTTL", STREAMLIT_SESSION_TTL))
 
 
-async def sample_peak(pid: int, stop: asyncio.Event, peak: list[float]) -> None:
+@dataclass
+class Target:
+    """What the readers connect to: a base URL, the server processes behind it by name, and their logs."""
+
+    label: str
+    url: str
+    servers: dict[str, int]  # name -> PID of a `streamlit run`
+    logs: list[Path]
+    balancer: int | None = None  # HAProxy's PID, when url is the balancer's
+
+    def rss_mb(self) -> float:
+        return sum(rss_mb(pid) for pid in self.servers.values())
+
+    def log_text(self) -> str:
+        return "".join(path.read_text(errors="replace") for path in self.logs)
+
+
+async def sample_peak(target: Target, stop: asyncio.Event, peak: list[float]) -> None:
     while not stop.is_set():
-        peak[0] = max(peak[0], rss_mb(pid))
+        peak[0] = max(peak[0], target.rss_mb())
         await asyncio.sleep(0.5)
 
 
@@ -340,22 +385,43 @@ async def read(reader, title: str, seed: int, deadline: float, results: Results)
         results.errors.append(f"{title}: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
 
 
-async def round_of(new_reader, pid: int, titles: list[str], n: int, seconds: float, ramp: float) -> Results:
+class CpuMeter:
+    """CPU shares (cores) of each server (with its worker processes), the balancer and the client over a span."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.start = self._read()
+
+    def _read(self) -> tuple[float, list[float], float, float]:
+        servers = [total_cpu_seconds(process_tree(pid)) for pid in self.target.servers.values()]
+        balancer = cpu_seconds(self.target.balancer) if self.target.balancer else 0.0
+        client = total_cpu_seconds(client_processes(*self.target.servers.values(), *filter(None, [self.target.balancer])))
+        return time.monotonic(), servers, balancer, client
+
+    def shares(self, results: Results) -> None:
+        """Fill results' CPU shares with what was used since this meter was made."""
+        (start, servers, balancer, client), (end, servers_now, balancer_now, client_now) = self.start, self._read()
+        elapsed = end - start
+        results.replica_cpu_shares = [(now - then) / elapsed for then, now in zip(servers, servers_now)]
+        results.server_cpu_share = sum(results.replica_cpu_shares)
+        results.balancer_cpu_share = (balancer_now - balancer) / elapsed
+        results.client_cpu_share = (client_now - client) / elapsed
+
+
+async def round_of(new_reader, target: Target, titles: list[str], n: int, seconds: float, ramp: float) -> Results:
     """N readers open their pages (arriving over ramp s), then all move sliders for `seconds`; then they close."""
     results = Results()
-    stop, peak = asyncio.Event(), [rss_mb(pid)]
-    sampler = asyncio.create_task(sample_peak(pid, stop, peak))
+    stop, peak = asyncio.Event(), [target.rss_mb()]
+    sampler = asyncio.create_task(sample_peak(target, stop, peak))
     pages = [titles[i % len(titles)] for i in range(n)]
     readers = await asyncio.gather(
         *(open_reader(new_reader, pages[i], ramp * i / n, results) for i in range(n))
     )  # the barrier: every open has finished or failed within OPEN_TIMEOUT_MS
-    server_before, client_before, start = cpu_seconds(pid), client_cpu_seconds(pid), time.monotonic()
+    meter, start = CpuMeter(target), time.monotonic()
     await asyncio.gather(
         *(read(reader, pages[i], SEED + i, start + seconds, results) for i, reader in enumerate(readers) if reader)
     )
-    elapsed = time.monotonic() - start
-    results.server_cpu_share = (cpu_seconds(pid) - server_before) / elapsed
-    results.client_cpu_share = (client_cpu_seconds(pid) - client_before) / elapsed
+    meter.shares(results)
     results.load_average = os.getloadavg()[0]
     await asyncio.gather(*(reader.close() for reader in readers if reader))
     stop.set()
@@ -364,24 +430,44 @@ async def round_of(new_reader, pid: int, titles: list[str], n: int, seconds: flo
     return results
 
 
-async def settled_rss(url: str, pid: int, settle: float) -> float:
-    """The server's RSS in MB once it has dropped the closed sessions: after settle s, one connection opens and
-    closes, which is when Streamlit removes the sessions whose disconnectedSessionTTL has passed."""
+async def settled_rss(target: Target, settle: float) -> float:
+    """The servers' RSS in MB once they have dropped the closed sessions: after settle s, one connection opens
+    and closes, which is when Streamlit removes the sessions whose disconnectedSessionTTL has passed."""
     await asyncio.sleep(settle)
-    visitor = await ProtocolSession.connect(url, OPEN_TIMEOUT_MS / 1000)
+    visitor = await ProtocolSession.connect(target.url, OPEN_TIMEOUT_MS / 1000)
     await visitor.close()
     await asyncio.sleep(1)
-    return rss_mb(pid)
+    return target.rss_mb()
+
+
+@contextlib.contextmanager
+def started_targets(script: str, balanced: list[int] | None) -> Iterator[list[Target]]:
+    """One `streamlit run script` reached directly, or (balanced = [1, 2]...) for each count, that many server
+    processes behind HAProxy from deploy/haproxy.cfg; all stopped afterwards by their PIDs."""
+    directory = Path(tempfile.mkdtemp(prefix="load_"))
+    with contextlib.ExitStack() as stack:
+        if balanced is None:
+            log_path = directory / "server.log"
+            process, url = start_streamlit(log_path, script)
+            stack.callback(stop_streamlit, process)
+            yield [Target(script, url, {"server": process.pid}, [log_path])]
+            return
+        targets = []
+        for processes in balanced:
+            (directory / str(processes)).mkdir()
+            cluster = stack.enter_context(Cluster.start(directory / str(processes), processes))
+            label = "1 process" if processes == 1 else f"{processes} replicas"
+            servers = {name: process.pid for name, process in cluster.replicas.items()}
+            targets.append(Target(label, cluster.url, servers, list(cluster.logs.values()), cluster.haproxy.pid))
+        yield targets
 
 
 async def main(
-    client: str, sessions: list[int], seconds: float, ramp: float, settle: float, script: str, titles: list[str]
-) -> None:
-    log_path = Path(tempfile.mkdtemp(prefix="load_")) / "server.log"
-    process, url = start_streamlit(log_path, script)
-    assert url.startswith("http://127.0.0.1:"), url
+    client: str, sessions: list[int], seconds: float, ramp: float, settle: float, script: str, titles: list[str],
+    balanced: list[int] | None,
+) -> None:  # fmt: skip
     rows = []
-    try:
+    with started_targets(script, balanced) as targets:
         async with contextlib.AsyncExitStack() as stack:
             if client == "chromium":
                 from playwright.async_api import async_playwright
@@ -389,53 +475,57 @@ async def main(
                 playwright = await stack.enter_async_context(async_playwright())
                 browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 stack.push_async_callback(browser.close)
-                new_reader = functools.partial(BrowserReader, browser, url)
+                reader_class = functools.partial(BrowserReader, browser)
             else:
-                new_reader = functools.partial(ProtocolReader, url)
-            cold, load_start = rss_mb(process.pid), os.getloadavg()
-            warm_up = await round_of(new_reader, process.pid, titles, len(titles), 0, 0)  # every page once
-            warm_up_tracebacks = log_path.read_text(errors="replace").count(TRACEBACK)
-            for error in warm_up.errors[:5]:
-                print(f"  warm-up error: {error}", file=sys.stderr)
-            baseline = await settled_rss(url, process.pid, settle)
+                reader_class = ProtocolReader
+            load_start, baselines, warm_ups = os.getloadavg(), {}, {}
+            for target in targets:
+                cold = target.rss_mb()
+                # Every page once on every server (the balancer spreads the readers).
+                warm_up = await round_of(functools.partial(reader_class, target.url), target, titles, len(titles) * len(target.servers), 0, 0)
+                warm_ups[target.label] = (cold, warm_up, target.log_text().count(TRACEBACK))
+                for error in warm_up.errors[:5]:
+                    print(f"  {target.label}: warm-up error: {error}", file=sys.stderr)
+                baselines[target.label] = await settled_rss(target, settle)
             for n in sessions:
-                before, log_start = rss_mb(process.pid), len(log_path.read_text(errors="replace"))
-                results = await round_of(new_reader, process.pid, titles, n, seconds, ramp)
-                after = await settled_rss(url, process.pid, settle)
-                tracebacks = log_path.read_text(errors="replace")[log_start:].count(TRACEBACK)
-                rows.append((n, results, tracebacks, before, after))
-                for error in results.errors[:5]:
-                    print(f"  N={n} error: {error}", file=sys.stderr)
+                for target in targets:  # side by side: each N on every target before the next N
+                    before, log_start = target.rss_mb(), len(target.log_text())
+                    results = await round_of(functools.partial(reader_class, target.url), target, titles, n, seconds, ramp)
+                    after = await settled_rss(target, settle)
+                    tracebacks = target.log_text()[log_start:].count(TRACEBACK)
+                    rows.append((target, n, results, tracebacks, before, after))
+                    for error in results.errors[:5]:
+                        print(f"  {target.label} N={n} error: {error}", file=sys.stderr)
         load_end = os.getloadavg()
-    finally:
-        stop_streamlit(process)
 
+    through = " through HAProxy (deploy/haproxy.cfg)" if balanced else ""
     print(f"Load on {datetime.date.today()}, {platform.node()}: {cpu_model()}, {cpu_count()} cores shared by the "
-          f"server and the {client} client; sessions open their pages arriving over {ramp:g} s, then all move "
-          f"sliders for {seconds:g} s; app {script}, pages: {', '.join(titles)}.")
-    print(f"Server log: {log_path}")
-    print(f"Server RSS: {cold:.0f} MB cold, {baseline:.0f} MB after one visit to every page (baseline); 'after' is "
-          f"read {settle:g} s after the sessions closed (server.disconnectedSessionTTL = {session_ttl()} s), "
-          "once one more connection has let the server drop them.")
-    print(f"Warm-up (every page opened at once): {len(warm_up.errors)} errors, {warm_up_tracebacks} tracebacks. "
-          f"Load average (1, 5, 15 min) {', '.join(f'{x:.1f}' for x in load_start)} at the start, "
-          f"{', '.join(f'{x:.1f}' for x in load_end)} at the end.")
+          f"server(s), the balancer and the {client} client; sessions open their pages{through}, arriving over "
+          f"{ramp:g} s, then all move sliders for {seconds:g} s; app {script}, pages: {', '.join(titles)}.")
+    print(f"Server logs: {', '.join(str(path) for target in targets for path in target.logs)}")
+    for label, (cold, warm_up, tracebacks) in warm_ups.items():
+        print(f"{label}: RSS {cold:.0f} MB cold, {baselines[label]:.0f} MB after one visit to every page (baseline); "
+              f"warm-up {len(warm_up.errors)} errors, {tracebacks} tracebacks.")
+    print(f"'RSS after' is read {settle:g} s after the sessions closed (server.disconnectedSessionTTL = "
+          f"{session_ttl()} s), once one more connection has let the servers drop them. Load average (1, 5, 15 min) "
+          f"{', '.join(f'{x:.1f}' for x in load_start)} at the start, {', '.join(f'{x:.1f}' for x in load_end)} at the end.")
     print()
     columns = [
-        "client", "sessions", "page open p50 (s)", "page open p95 (s)", "updates", "p50 (s)", "p95 (s)", "max (s)",
-        "errors", "tracebacks", "server CPU (cores)", "client CPU (cores)", "load average",
-        "RSS before (MB)", "RSS peak (MB)", "RSS after (MB)", "after / baseline",
+        "client", "servers", "sessions", "page open p50 (s)", "page open p95 (s)", "updates", "p50 (s)", "p95 (s)",
+        "max (s)", "errors", "tracebacks", "server CPU (cores)", "per replica", "balancer CPU", "client CPU (cores)",
+        "load average", "RSS before (MB)", "RSS peak (MB)", "RSS after (MB)", "after / baseline",
     ]  # fmt: skip
     print("| " + " | ".join(columns) + " |")
-    print("|---|" + "---:|" * (len(columns) - 1))
-    for n, results, tracebacks, before, after in rows:
+    print("|---|---|" + "---:|" * (len(columns) - 2))
+    for target, n, results, tracebacks, before, after in rows:
         latencies = results.latencies
         cells = [
-            client, n, f"{percentile(results.opens, 50):.1f}", f"{percentile(results.opens, 95):.1f}", len(latencies),
-            f"{percentile(latencies, 50):.2f}", f"{percentile(latencies, 95):.2f}",
+            client, target.label, n, f"{percentile(results.opens, 50):.1f}", f"{percentile(results.opens, 95):.1f}",
+            len(latencies), f"{percentile(latencies, 50):.2f}", f"{percentile(latencies, 95):.2f}",
             f"{max(latencies, default=float('nan')):.2f}", len(results.errors), tracebacks,
-            f"{results.server_cpu_share:.2f}", f"{results.client_cpu_share:.2f}", f"{results.load_average:.1f}",
-            f"{before:.0f}", f"{results.peak_mb:.0f}", f"{after:.0f}", f"{after / baseline:.2f}",
+            f"{results.server_cpu_share:.2f}", " / ".join(f"{share:.2f}" for share in results.replica_cpu_shares),
+            f"{results.balancer_cpu_share:.2f}", f"{results.client_cpu_share:.2f}", f"{results.load_average:.1f}",
+            f"{before:.0f}", f"{results.peak_mb:.0f}", f"{after:.0f}", f"{after / baselines[target.label]:.2f}",
         ]  # fmt: skip
         print("| " + " | ".join(map(str, cells)) + " |")
 
@@ -463,6 +553,10 @@ def parse_args() -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--pages", nargs="+", default=None, help="titles of the pages to spread sessions over (default: all)")
     parser.add_argument("--floor", action="store_true", help=f"drive {FLOOR_APP} (one slider) instead of app.py")
+    parser.add_argument(
+        "--balanced", type=int, nargs="+", choices=[1, 2], default=None,
+        help="go through HAProxy (deploy/haproxy.cfg) to this many server processes; several values run side by side",
+    )  # fmt: skip
     args = parser.parse_args()
     if not all(1 <= n <= MAX_SESSIONS for n in args.sessions):
         parser.error(f"--sessions must be between 1 and {MAX_SESSIONS}; got {args.sessions}")
@@ -484,5 +578,8 @@ if __name__ == "__main__":
         if unknown:
             sys.exit(f"--pages: {unknown} are not registered in app.py; registered: {list(pages)}")
     asyncio.run(
-        main(arguments.client, arguments.sessions, arguments.seconds, arguments.ramp, arguments.settle, script, chosen)
+        main(
+            arguments.client, arguments.sessions, arguments.seconds, arguments.ramp, arguments.settle, script, chosen,
+            arguments.balanced,
+        )
     )

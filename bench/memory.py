@@ -65,7 +65,7 @@ async def sample_peak(pid: int, peak: list[float], stop: asyncio.Event) -> None:
 async def session_on_own_image(url: str) -> ProtocolSession:
     session = await ProtocolSession.connect(url, TIMEOUT)
     await session.open(PAGE, TIMEOUT)
-    await session.rerun(TIMEOUT, session.radio_state(SOURCE_LABEL, OWN_IMAGE))
+    await session.set_widget(SOURCE_LABEL, OWN_IMAGE, TIMEOUT)
     return session
 
 

@@ -1,8 +1,8 @@
 """One Streamlit session spoken over the app's own websocket protocol, with no browser and no rendering.
 
 It does what the browser does on the wire: fetch /_stcore/health (which sets the `_streamlit_xsrf`
-cookie), open ws://HOST/_stcore/stream with the page's Origin, that cookie and the subprotocols
-["streamlit", token], send BackMsg.rerun_script with the ClientState (page, every widget value it has
+cookie, and, through a balancer, its affinity cookie), open ws://HOST/_stcore/stream with the page's
+Origin, those cookies and the subprotocols ["streamlit", token], send BackMsg.rerun_script with the ClientState (page, every widget value it has
 set, the hashes of the large messages it already holds), and read ForwardMsgs up to script_finished.
 Streamlit 1.67 accepts the socket without the token too: the token only guards the login cookie
 (st.user). A missing or same-host Origin is accepted, a foreign one refused (HTTP 403).
@@ -11,6 +11,7 @@ Streamlit 1.67 accepts the socket without the token too: the token only guards t
     await session.open("Weights", timeout=60)
     slider = session.sliders()[0]
     seconds = await session.move(slider, +1, timeout=30)   # the rerun's server time, as the client saw it
+    await session.set_widget("Image", "flower.jpg", timeout=60)   # a radio or selectbox; a button: choice None
     seconds = await session.upload("photo.jpg", data, timeout=60)  # into the page's file uploader, then a rerun
     session.shown_text(), session.errors()
 """
@@ -20,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import json
 import itertools
+import json
 import time
 import urllib.request
 import uuid
@@ -68,6 +69,7 @@ class Slider:
     high: float
     step: float
     value: float  # the single thumb's value (an option index for a select_slider)
+    in_form: bool  # inside an st.form: a move reruns nothing until the form's button is pressed
 
     def state(self, value: float) -> WidgetState:
         """The WidgetState a browser sends when this slider's thumb is at value."""
@@ -88,7 +90,7 @@ def slider_from_proto(proto: SliderProto, sent: WidgetState | None) -> Slider:
         value = options.index(proto.raw_value[0]) if options else proto.value[0]
     else:
         value = proto.default[0]
-    return Slider(proto.id, proto.label, proto.disabled, options, proto.min, proto.max, proto.step, value)
+    return Slider(proto.id, proto.label, proto.disabled, options, proto.min, proto.max, proto.step, value, bool(proto.form_id))
 
 
 def stroke_png(x: float, dx: float, width: int) -> str:
@@ -104,9 +106,10 @@ def stroke_png(x: float, dx: float, width: int) -> str:
 class ProtocolSession:
     """A browser session without the browser: the page it shows is the elements of its last script run."""
 
-    def __init__(self, socket: ClientConnection, url: str = "", cookie: str | None = None) -> None:
+    def __init__(self, socket: ClientConnection, cookies: dict[str, str], url: str = "") -> None:
         self._socket = socket
-        self._url, self._cookie = url, cookie
+        self.cookies = cookies  # name -> value, as the first HTTP response set them
+        self._url = url
         self._request_ids = itertools.count()
         self.session_id = ""  # the server's id of this session, from its new_session message
         self._widgets: dict[str, WidgetState] = {}  # every value this session has set, sent with each rerun
@@ -122,17 +125,18 @@ class ProtocolSession:
     @classmethod
     async def connect(cls, url: str, timeout: float) -> ProtocolSession:
         """Open a session on the app at url (http://host:port) as a browser would, waiting at most timeout s."""
-        cookie = await asyncio.to_thread(_xsrf_cookie, url, timeout)
+        cookies = await asyncio.to_thread(_cookies, url, timeout)
+        token = cookies.get(XSRF_COOKIE)
         socket = await connect(
             url.replace("http", "ws", 1) + "/_stcore/stream",
             origin=url,
-            subprotocols=["streamlit", cookie.split("=", 1)[1]] if cookie else ["streamlit"],
-            additional_headers={"Cookie": cookie} if cookie else None,
+            subprotocols=["streamlit", token] if token else ["streamlit"],
+            additional_headers={"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())} if cookies else None,
             open_timeout=timeout,
             max_size=None,  # a page can send several MB (plotly figures)
             proxy=None,
         )
-        return cls(socket, url, cookie)
+        return cls(socket, cookies, url)
 
     async def close(self) -> None:
         await self._socket.close()
@@ -141,11 +145,14 @@ class ProtocolSession:
         """Ask for a run of the current page (with widget's new value, if given); seconds until script_finished.
 
         Raises ProtocolError when script_finished has not come within timeout s."""
+        states = dict(self._widgets)
         if widget is not None:
-            self._widgets[widget.id] = widget
+            states[widget.id] = widget
+            if widget.WhichOneof("value") != "trigger_value":  # a button press is sent once, as the browser does
+                self._widgets[widget.id] = widget
         message = BackMsg()
         message.rerun_script.page_script_hash = self._page_hash
-        message.rerun_script.widget_states.widgets.extend(self._widgets.values())
+        message.rerun_script.widget_states.widgets.extend(states.values())
         message.rerun_script.cached_message_hashes.extend(self._cached)
         start = time.perf_counter()
         await self._socket.send(message.SerializeToString())
@@ -203,6 +210,21 @@ class ProtocolSession:
         value = min(max(slider.value + steps * slider.step, slider.low), slider.high)
         return await self.rerun(timeout, slider.state(value))
 
+    async def set_widget(self, label: str, choice: str | None, timeout: float) -> float:
+        """Choose the option shown as `choice` in the radio or selectbox called label, or press the button
+        called label (choice None), and rerun; seconds until script_finished."""
+        for element in self.elements.values():
+            kind = element.WhichOneof("type")
+            proto = getattr(element, kind)
+            if kind in ("radio", "selectbox") and proto.label == label and choice is not None:
+                if choice not in proto.options:
+                    raise ProtocolError(f"{label!r} has no option {choice!r}: {list(proto.options)}")
+                return await self.rerun(timeout, WidgetState(id=proto.id, string_value=choice))
+            if kind == "button" and proto.label == label and choice is None:
+                return await self.rerun(timeout, WidgetState(id=proto.id, trigger_value=True))
+        kinds = "radio or selectbox" if choice is not None else "button"
+        raise ProtocolError(f"no {kinds} called {label!r} on the page")
+
     async def upload(self, name: str, data: bytes, timeout: float) -> float:
         """Put a file into the page's file uploader as a browser does (ask for URLs, PUT the file, rerun); seconds taken."""
         [uploader] = [element.file_uploader for element in self.elements.values() if element.WhichOneof("type") == "file_uploader"]
@@ -231,7 +253,7 @@ class ProtocolSession:
                 return forward.file_urls_response.file_urls[0]
 
     def _put(self, upload_url: str, name: str, data: bytes, timeout: float) -> None:
-        """The browser's multipart PUT of one file, with the XSRF cookie and its header."""
+        """The browser's multipart PUT of one file, with the session's cookies and the XSRF header."""
         boundary = uuid.uuid4().hex
         body = (
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
@@ -239,16 +261,13 @@ class ProtocolSession:
         ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
         url = upload_url if upload_url.startswith("http") else self._url + upload_url
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-        if self._cookie:
-            headers |= {"Cookie": self._cookie, "X-Xsrftoken": self._cookie.split("=", 1)[1]}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{cookie}={value}" for cookie, value in self.cookies.items())
+        if XSRF_COOKIE in self.cookies:
+            headers["X-Xsrftoken"] = self.cookies[XSRF_COOKIE]
         with urllib.request.urlopen(urllib.request.Request(url, body, headers, method="PUT"), timeout=timeout) as response:
             if response.status not in (200, 204):
                 raise ProtocolError(f"upload answered HTTP {response.status}")
-
-    def radio_state(self, label: str, option: str) -> WidgetState:
-        """The WidgetState a browser sends when the radio labelled label is set to option."""
-        [radio] = [element.radio for element in self.elements.values() if element.WhichOneof("type") == "radio" and element.radio.label == label]
-        return WidgetState(id=radio.id, string_value=option)
 
     def canvas_id(self) -> str | None:
         """The widget id of the page's drawable canvas (a bidirectional component), or None."""
@@ -263,10 +282,12 @@ class ProtocolSession:
         return await self.rerun(timeout, WidgetState(id=canvas_id, json_value=json.dumps({"drawing": drawing})))
 
     def shown_text(self) -> str:
-        """The text a reader sees: headings, markdown, metrics, alerts, exceptions, in page order."""
+        """The text a reader sees: headings, markdown, metrics, alerts, exceptions, image captions, in page order."""
         parts = []
         for element in self.elements.values():
             kind = element.WhichOneof("type")
+            if kind == "imgs":
+                parts += [image.caption for image in element.imgs.imgs]
             parts += [str(getattr(getattr(element, kind), name)) for name in TEXT_FIELDS.get(kind, ())]
         return "\n".join(parts)
 
@@ -282,11 +303,9 @@ class ProtocolSession:
         return found
 
 
-def _xsrf_cookie(url: str, timeout: float) -> str | None:
-    """`_streamlit_xsrf=<token>` as the health endpoint sets it (the browser's first request); None with XSRF off."""
+def _cookies(url: str, timeout: float) -> dict[str, str]:
+    """{name: value} of the cookies the health endpoint's response sets (the browser's first request):
+    `_streamlit_xsrf` (absent with XSRF off) and, behind a balancer, its affinity cookie."""
     with urllib.request.urlopen(url + "/_stcore/health", timeout=timeout) as response:
-        for header in response.headers.get_all("Set-Cookie") or []:
-            pair = header.split(";", 1)[0]
-            if pair.startswith(XSRF_COOKIE + "="):
-                return pair
-    return None
+        pairs = [header.split(";", 1)[0] for header in response.headers.get_all("Set-Cookie") or []]
+    return dict(pair.split("=", 1) for pair in pairs if "=" in pair)

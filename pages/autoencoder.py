@@ -7,12 +7,13 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from core.measure.reconstruction import mse
+from core.measure.reconstruction import mse, output_spread
 from core.measure.sizes import float_bytes
 from core.models import autoencoder
 from core.models.mnist import N_HELDOUT, SIDE, digit_png, drawing_to_mnist
 from ui.charts import plotly_chart
 from ui.shipped_model import mnist_split, state_dict, stop_unless_shipped
+from ui.your_turn import your_turn
 
 FLOAT = "float"
 BIT_OPTIONS = [1, 2, 3, 4, 5, 6, 7, 8, FLOAT]
@@ -21,6 +22,10 @@ CANVAS_KEY = "autoencoder_canvas_version"
 HELDOUT_KEY = "autoencoder_heldout_draw"
 PER_LAYER_KEY = "autoencoder_per_layer"
 PREVIEW_SIDE = 168
+FLOAT_KEY = tuple(dict.fromkeys(autoencoder.LAYER_NAMES, None).items())
+# Below this, the reconstructions of all held-out digits are within a quarter of the pixel range of their
+# average: one blob. (1 bit everywhere: 0.19 k-means, 0.000001 linear; the float model: about 1.)
+COLLAPSED_SPREAD = 0.25
 FLOAT32_BYTES = float_bytes(autoencoder.N_PARAMETERS)
 
 
@@ -32,6 +37,20 @@ def quantized(bits_per_layer: tuple[tuple[str, int | None], ...], method: str) -
 @st.cache_resource(max_entries=4, show_spinner="Exporting the quantized model…")
 def exported(bits_per_layer: tuple[tuple[str, int | None], ...], method: str) -> bytes:
     return autoencoder.export_quantized(quantized(bits_per_layer, method))
+
+
+@st.cache_data(max_entries=24, show_spinner=False)
+def heldout_spread(bits_per_layer: tuple[tuple[str, int | None], ...], method: str) -> float:
+    """How different the model's reconstructions of the held-out digits are from each other (output_spread)."""
+    return output_spread(autoencoder.reconstruct(quantized(bits_per_layer, method).state_dict, mnist_split()[2]))
+
+
+def stored_as(model: autoencoder.QuantizedModel) -> str:
+    """What the model's storage counts, in words."""
+    shared = "packed indices plus each tensor's " + ("codebook" if model.method == "kmeans" else "scale and zero point")
+    if not model.indices:
+        return "every tensor as plain float32, 4 bytes a value"
+    return shared + (" for the quantized layers, 4 bytes a value for the float32 ones" if model.float_tensors else "")
 
 
 @st.cache_data(max_entries=2, show_spinner="Measuring held-out MSE at 1–8 bits (once)…")
@@ -76,25 +95,11 @@ st.caption(
 )
 
 draw_column, control_column = st.columns([3, 2])
-with draw_column:
-    stroke_width = st.slider("Pen width", 6, 40, 18)
-    drawing = st_canvas(
-        stroke_width=stroke_width,
-        stroke_color="#FFFFFF",
-        background_color="#000000",
-        width=280,
-        height=280,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        key=f"autoencoder_canvas_{st.session_state.get(CANVAS_KEY, 0)}",
-    )
-    clear_column, heldout_column = st.columns(2)
-    clear_column.button("Clear", on_click=clear, width="stretch")
-    heldout_column.button("Use a held-out digit", on_click=next_heldout_digit, width="stretch")
-
 with control_column:
     method = st.radio("Quantization", list(METHOD_LABELS), format_func=METHOD_LABELS.get, horizontal=True)
     bits = st.select_slider("Bits per weight", BIT_OPTIONS, value=4, format_func=bits_label)
+    # here, beside the canvas: above it, the canvas's toolbar covered the slider once a stroke was drawn
+    stroke_width = st.slider("Pen width", 6, 40, 18)
 
     with st.expander("Bits per layer"):
         st.write(
@@ -114,6 +119,21 @@ with control_column:
                 key=f"autoencoder_bits_{layer}",
             )
             layer_bits[layer] = None if chosen == FLOAT else chosen
+
+with draw_column:
+    drawing = st_canvas(
+        stroke_width=stroke_width,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        width=280,
+        height=280,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=f"autoencoder_canvas_{st.session_state.get(CANVAS_KEY, 0)}",
+    )
+    clear_column, heldout_column = st.columns(2)
+    clear_column.button("Clear", on_click=clear, width="stretch")
+    heldout_column.button("Use a held-out digit", on_click=next_heldout_digit, width="stretch")
 if not per_layer:
     layer_bits = dict.fromkeys(autoencoder.LAYER_NAMES, None if bits == FLOAT else bits)
 bits_key = tuple(layer_bits.items())
@@ -141,24 +161,35 @@ else:
     float_out = autoencoder.reconstruct(state_dict(), flat)[0]
     quantized_out = autoencoder.reconstruct(model.state_dict, flat)[0]
     label = "mixed bits" if per_layer else bits_label(bits)
+    difference = np.abs(quantized_out - float_out)
+    peak = float(difference.max())  # differences are small: drawn on 0…1 the panel was nearly black
     columns = st.columns(4)
     panels = [
         (digit, f"Input: {source}, framed as MNIST (28×28)", None),
         (float_out, "Float reconstruction", ("Float MSE", mse(flat[0], float_out))),
         (quantized_out, f"{label} reconstruction", (f"{label} MSE", mse(flat[0], quantized_out))),
-        (np.abs(quantized_out - float_out), f"|{label} − float|", None),
+        (difference / peak if peak > 0 else difference, f"|{label} − float|, brightened: white = {peak:.2f}", None),
     ]
     for column, (image, caption, measured) in zip(columns, panels):
-        column.image(digit_png(image, PREVIEW_SIDE), caption=caption, width=PREVIEW_SIDE)
+        column.image(digit_png(image, PREVIEW_SIDE), caption=caption, width="stretch")  # four fit any column width
         if measured is not None:
             column.metric(measured[0], f"{measured[1]:.4f}", help="Mean squared pixel error against the input")
-    columns[3].metric("Largest pixel change", f"{np.abs(quantized_out - float_out).max():.3f}")
+    columns[3].metric("Largest pixel change", f"{peak:.3f}")
 
-if 1 in layer_bits.values():
-    st.warning(
-        "At 1 bit each tensor keeps only two values and the model collapses: every input comes out "
-        "as the same gray blob."
-    )
+if any(width is not None for width in layer_bits.values()):
+    spread, float_spread = heldout_spread(bits_key, method), heldout_spread(FLOAT_KEY, method)
+    if spread < COLLAPSED_SPREAD:
+        st.warning(
+            f"The model has collapsed: every input comes out as nearly the same blob. Across the {N_HELDOUT} held-out "
+            f"digits no output pixel is more than {spread:.2f} from their average output (the float model's "
+            f"differ by up to {float_spread:.2f})."
+        )
+
+your_turn(
+    "Draw a 7 and lower the bits one step at a time: at which width does the reconstruction stop looking like "
+    "your 7? Then open *Bits per layer*, keep every layer at float32 and put a single layer at 1 bit. Which "
+    "layer can you starve like this, and which one breaks the model?"
+)
 
 st.subheader("Held-out MSE against bits")
 curves = heldout_curves()
@@ -196,8 +227,7 @@ size_column, ratio_column = st.columns(2)
 size_column.metric(
     f"Model size at {'mixed bits' if per_layer else bits_label(bits)}",
     megabytes(model.storage_bytes),
-    help=f"{model.storage_bytes:,} bytes: packed indices plus each tensor's "
-    + ("codebook" if method == "kmeans" else "scale and zero point"),
+    help=f"{model.storage_bytes:,} bytes: {stored_as(model)}",
 )
 ratio_column.metric(
     "Float32 model", megabytes(FLOAT32_BYTES), help=f"{FLOAT32_BYTES:,} bytes = 4 × {autoencoder.N_PARAMETERS:,}"
@@ -211,8 +241,13 @@ st.download_button(
     file_name=f"autoencoder_{method}_{'mixed' if per_layer else bits_label(bits).replace(' ', '')}.safetensors",
     mime="application/octet-stream",
 )
+if model.indices:
+    contents = (
+        "per quantized tensor, uint8 indices (one byte each, for easy loading; the packed model above takes "
+        f"{megabytes(model.storage_bytes)}) and a float32 codebook" + ("; the float32 layers as they are" if model.float_tensors else "")
+    )
+else:
+    contents = "every tensor as plain float32 (nothing is quantized at this setting)"
 st.caption(
-    f"{len(data):,} bytes: per tensor, uint8 indices (one byte each, for easy loading; the packed model above "
-    f"takes {megabytes(model.storage_bytes)}) and a float32 codebook. Read it back with "
-    "`core.models.autoencoder.load_quantized(open(path, 'rb').read())`."
+    f"{len(data):,} bytes: {contents}. Read it back with `core.models.autoencoder.load_quantized(open(path, 'rb').read())`."
 )

@@ -12,6 +12,7 @@ from core.models.mnist import N_HELDOUT
 from core.quantize import calibration
 from ui.charts import plotly_chart
 from ui.shipped_model import mnist_split, state_dict, stop_unless_shipped
+from ui.your_turn import your_turn
 
 N_CALIBRATION = 500
 END_TO_END_BITS = (8, 4)
@@ -23,6 +24,7 @@ METHOD_LABELS = {
     "mse": "MSE sweep",
 }
 METHOD_COLORS = {"max": "black", "percentile": "darkorange", "entropy": "seagreen", "mse": "crimson"}
+LABEL_HEIGHTS = (0.95, 0.8, 0.65, 0.5)
 
 
 @st.cache_resource(show_spinner="Loading the autoencoder and the digits…")
@@ -79,6 +81,13 @@ def end_to_end(percentile: float) -> tuple[float, dict[str, list[float]]]:
     return float_mse, errors
 
 
+def zoomed_range(thresholds: list[float]) -> list[float]:
+    """An x range around the thresholds, with a margin of half their spread (at least 5% of the largest) each side."""
+    low, high = min(thresholds), max(thresholds)
+    margin = max((high - low) / 2, 0.05 * high)
+    return [low - margin, high + margin]
+
+
 def layer_label(layer: str) -> str:
     return "fc1 input: the pixels" if layer == "fc1" else f"{layer} input: the ReLU outputs of the layer before"
 
@@ -108,13 +117,20 @@ except ValueError as error:
     st.stop()
 
 counts, edges, zeros = histogram_of(layer)
+zoom = st.toggle("Zoom on the thresholds", help="The four thresholds often sit close together in the tail of the histogram.")
 histogram = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), marker_color="lightsteelblue", name="activations"))
-for method, t in chosen.items():
+for height, (method, t) in zip(LABEL_HEIGHTS, chosen.items()):
+    # labels at four heights: thresholds often sit within a few pixels of each other
     histogram.add_vline(x=t, line_color=METHOD_COLORS[method], line_dash="dash")
+    histogram.add_annotation(
+        x=t, y=height, yref="paper", text=METHOD_LABELS[method].split(" ")[0], showarrow=False, xanchor="right",
+        font=dict(color=METHOD_COLORS[method]), bgcolor="rgba(255,255,255,0.8)",
+    )
     histogram.add_trace(go.Scatter(x=[t, t], y=[None, None], mode="lines", line=dict(color=METHOD_COLORS[method], dash="dash"), name=f"{METHOD_LABELS[method]}: t = {t:.3g}"))
 histogram.update_layout(
     height=380, yaxis_type="log", xaxis_title=f"activation entering {layer}", yaxis_title="count (log)",
-    margin=dict(l=10, r=10, t=30, b=10), bargap=0, xaxis_range=[edges[0] - (edges[1] - edges[0]) * 3, edges[-1] * 1.03],
+    margin=dict(l=10, r=10, t=30, b=10), bargap=0,
+    xaxis_range=zoomed_range(list(chosen.values())) if zoom else [edges[0] - (edges[1] - edges[0]) * 3, edges[-1] * 1.03],
 )
 plotly_chart(histogram)
 st.caption(f"{counts.sum():,} activations from {N_CALIBRATION} digits; {zeros:.0%} of them are exactly 0 (ReLU), which every threshold stores exactly.")
@@ -125,13 +141,17 @@ st.dataframe(
     {
         "method": [METHOD_LABELS[m] for m in chosen],
         "threshold t": list(chosen.values()),
-        "held-out values clipped": [f"{scores[m][0]:.4%}" for m in chosen],
+        "clipped": [f"{scores[m][0]:.4%}" for m in chosen],
         "rounding MSE": [parts[m][0] for m in chosen],
         "clipping MSE": [parts[m][1] for m in chosen],
         "activation MSE": [sum(parts[m]) for m in chosen],
     },
     hide_index=True,
     column_config={name: st.column_config.NumberColumn(format="%.4g") for name in ("threshold t", "rounding MSE", "clipping MSE", "activation MSE")},
+)
+st.caption(
+    "Each threshold applied to the held-out activations: the share of them clipped at t, and their squared error "
+    "split into rounding (values inside [0, t]) and clipping (values above t)."
 )
 best = min(parts, key=lambda m: sum(parts[m]))
 st.metric(f"Lowest activation MSE at {bits} bits on held-out activations", METHOD_LABELS[best], help=f"{sum(parts[best]):.3g}")
@@ -148,7 +168,7 @@ with st.expander("How entropy and MSE choose"):
     plotly_chart(figure, where=right)
     st.caption(
         f"Entropy: a {calibration.HISTOGRAM_BINS}-bin histogram of the activations; for each cut from bin "
-        f"{calibration.FIRST_CUT_BIN} up, the clipped tail is "
+        f"{calibration.first_cut_bin(bits, signed=False)} up, the clipped tail is "
         "added to the last kept bin (P) and the kept bins are merged into as many levels as the code has (Q); "
         "t is the cut with the least KL divergence. TensorRT merges into 128 levels because it stores signed "
         "int8; these activations are ≥ 0 and unsigned, so the 8-bit code has 256 levels on [0, t] (as NVIDIA's "
@@ -156,19 +176,31 @@ with st.expander("How entropy and MSE choose"):
         f"max/{calibration.MSE_CANDIDATES} to max, exact error each."
     )
 
+your_turn(
+    "At 8 bits the four methods are close. Move the bits down to 4: which threshold wins now, and does it clip "
+    "more or fewer held-out values than max? Then try the percentile 99.0 and watch the clipping MSE."
+)
+
 st.subheader("End to end: every activation quantized")
 float_mse, table = end_to_end(float(percentile))
 st.dataframe(
     {
         "method": [METHOD_LABELS[m] for m in table],
-        **{f"held-out MSE, {b}-bit activations": [row[i] for row in table.values()] for i, b in enumerate(END_TO_END_BITS)},
-        **{f"vs float, {b} bits": [f"{row[i] / float_mse - 1:+.1%}" for row in table.values()] for i, b in enumerate(END_TO_END_BITS)},
+        **{
+            column: values
+            for i, b in enumerate(END_TO_END_BITS)
+            for column, values in (
+                (f"MSE, {b} bits", [row[i] for row in table.values()]),
+                (f"vs float, {b} bits", [f"{row[i] / float_mse - 1:+.1%}" for row in table.values()]),
+            )
+        },
     },
     hide_index=True,
-    column_config={f"held-out MSE, {b}-bit activations": st.column_config.NumberColumn(format="%.5f") for b in END_TO_END_BITS},
+    column_config={f"MSE, {b} bits": st.column_config.NumberColumn(format="%.5f") for b in END_TO_END_BITS},
 )
 st.metric("Float reconstruction MSE (held out)", f"{float_mse:.5f}")
 st.caption(
-    "The inputs of all five Linear layers (pixels and ReLU outputs) are quantized, each with its own "
-    "threshold from the method; weights stay float. The percentile above applies here too."
+    "Held-out reconstruction MSE with the inputs of all five Linear layers (pixels and ReLU outputs) quantized "
+    "to 8 or 4 bits, each with its own threshold from the method; weights stay float. The percentile above "
+    "applies here too."
 )

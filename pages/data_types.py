@@ -10,9 +10,11 @@ import streamlit as st
 from core.quantize import dtypes
 from ui.shipped_model import layer_weights
 from ui.story import chapter_link
+from ui.your_turn import your_turn
 
 SIGN, EXPONENT, MANTISSA = "#d62728", "#2ca02c", "#1f77b4"
 MAX_EXACT_DIGITS = 30
+BREAK_ANYWHERE = " style='overflow-wrap: anywhere; word-break: break-word'"  # word-break reaches into <code> too
 SOURCES = ("Type a number", "A weight of the autoencoder")
 
 
@@ -26,22 +28,28 @@ def parse_number(text: str) -> float:
 
 def colored_bits(encoding: dtypes.Encoding) -> str:
     sign, exponent, mantissa = encoding.bits.split(" ")
-    return (
-        f"<code><span style='color:{SIGN}'>{sign}</span>&nbsp;<span style='color:{EXPONENT}'>{exponent}</span>"
-        f"&nbsp;<span style='color:{MANTISSA}'>{mantissa}</span></code>"
+    return (  # plain spaces between the fields: a narrow column may wrap there
+        f"<code><span style='color:{SIGN}'>{sign}</span> <span style='color:{EXPONENT}'>{exponent}</span> "
+        f"<span style='color:{MANTISSA}'>{mantissa}</span></code>"
     )
 
 
+def power_of_two(exponent: int) -> str:
+    return f"2<sup>{exponent}</sup>".replace("-", "−")
+
+
 def decomposition(encoding: dtypes.Encoding, fmt: dtypes.FloatFormat) -> str:
-    """The stored value as (−1)^s · 2^(e − bias) · significand."""
+    """The stored value as (−1)^s · 2^(e − bias) · significand, in HTML."""
     if encoding.kind in ("nan", "infinity"):
         return "exponent all ones: " + ("NaN" if encoding.kind == "nan" else "±∞")
     sign = "−" if encoding.sign else "+"
+    if encoding.kind == "zero":
+        return f"{sign}0: exponent and mantissa all zeros"
     if encoding.exponent == 0:
         significand = encoding.mantissa / 2**fmt.mantissa_bits
-        return f"{sign}2^{1 - fmt.bias} × {shown(significand)} (subnormal: no hidden 1)"
+        return f"{sign}{power_of_two(1 - fmt.bias)} × {shown(significand)} (subnormal: no hidden 1)"
     significand = 1 + encoding.mantissa / 2**fmt.mantissa_bits
-    return f"{sign}2^{encoding.exponent - fmt.bias} × {shown(significand)}"
+    return f"{sign}{power_of_two(encoding.exponent - fmt.bias)} × {shown(significand)}"
 
 
 def shown(value: float) -> str:
@@ -58,6 +66,17 @@ def error_text(encoding: dtypes.Encoding) -> str:
     if encoding.value == 0 or encoding.error == 0:
         return shown(encoding.error)
     return f"{encoding.error:.3g} (relative {abs(encoding.error / encoding.value):.2g})"
+
+
+def fitted_table(header: list[str], rows: list[list[str]], breakable: tuple[int, ...]) -> str:
+    """An HTML table as wide as its column and never wider: in the `breakable` columns (long digit strings, bit
+    fields) a line may break anywhere; words elsewhere stay whole."""
+    head = "".join(f"<th>{cell}</th>" for cell in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td{BREAK_ANYWHERE if i in breakable else ''}>{cell}</td>" for i, cell in enumerate(row)) + "</tr>"
+        for row in rows
+    )
+    return f"<table style='width: 100%'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 KIND_NOTES = {
@@ -86,47 +105,52 @@ if source == SOURCES[0]:
         st.error(f"Could not read the number: {error}")
         st.stop()
 else:
-    left, right = st.columns([1, 3])
+    left, middle, right = st.columns(3)
     layer = left.selectbox("Layer", list(weights))
-    flat = weights[layer].ravel()
-    index = right.slider("Weight index (row-major)", 0, flat.size - 1, 0)
-    value = float(flat[index])
-    st.caption(f"{layer}[{index // weights[layer].shape[1]}, {index % weights[layer].shape[1]}] = {value!r} (stored in FP32)")
+    rows_in_layer, columns_in_layer = weights[layer].shape
+    row = middle.number_input(f"Row (0…{rows_in_layer - 1}: output)", 0, rows_in_layer - 1, 0)
+    column = right.number_input(f"Column (0…{columns_in_layer - 1}: input)", 0, columns_in_layer - 1, 0)
+    value = float(weights[layer][row, column])
+    st.caption(f"{layer}[{row}, {column}] = {value!r} (stored in FP32)")
 
-rows = ["| Format | Bits: sign exponent mantissa | Stored value | As 2^e × significand | Error (relative) | |", "|---|---|---|---|---|---|"]
+header = ["Format", "Bits: sign exponent mantissa", "Stored value", "As 2<sup>e</sup> × significand", "Error (relative)", ""]
+rows = []
 for name, fmt in dtypes.FORMATS.items():
     encoding = dtypes.encode(value, name)
     rows.append(
-        f"| {name} | {colored_bits(encoding)} | {shown(encoding.stored)} | {decomposition(encoding, fmt)} | "
-        f"{error_text(encoding)} | {KIND_NOTES[encoding.kind]} |"
+        [name, colored_bits(encoding), shown(encoding.stored), decomposition(encoding, fmt), error_text(encoding), KIND_NOTES[encoding.kind]]
     )
-st.markdown("\n".join(rows), unsafe_allow_html=True)
+st.markdown(fitted_table(header, rows, breakable=(1, 2, 3, 4)), unsafe_allow_html=True)
 st.caption(
     f"<span style='color:{SIGN}'>sign</span> · <span style='color:{EXPONENT}'>exponent</span> · "
-    f"<span style='color:{MANTISSA}'>mantissa</span>. Normal values are (−1)^s · 2^(e − bias) · 1.m; with the "
-    "exponent field 0 they are subnormal, 2^(1 − bias) · 0.m, filling the gap down to 0 evenly. FP8 E4M3 "
+    f"<span style='color:{MANTISSA}'>mantissa</span>. Normal values are (−1)<sup>s</sup> · 2<sup>e − bias</sup> · 1.m; "
+    "with the exponent field 0 they are subnormal, 2<sup>1 − bias</sup> · 0.m, filling the gap down to 0 evenly. FP8 E4M3 "
     "(torch's float8_e4m3fn) has no infinity: it keeps its top exponent for numbers up to 448 and one NaN "
     "pattern, and torch saturates overflow (and ±∞) to ±448; the OCP FP8 spec allows saturating or NaN.",
     unsafe_allow_html=True,
 )
 
+your_turn(
+    "Type 0.1: which of FP16 and BF16 keeps more correct digits, and why? Now type 70000: which 16-bit format "
+    "still holds it? Finally find, by trying, a positive number that FP8 E4M3 rounds to 0."
+)
+
 st.subheader("What each format can hold")
+# One column per format and one row per property: five formats fit a narrow column, eight properties did not.
 st.dataframe(
     {
-        "format": list(dtypes.FORMATS),
-        "bits (s + e + m)": [f"1 + {f.exponent_bits} + {f.mantissa_bits} = {f.total_bits}" for f in dtypes.FORMATS.values()],
-        "exponent bias": [f.bias for f in dtypes.FORMATS.values()],
-        "max": [f.max_finite for f in dtypes.FORMATS.values()],
-        "smallest normal": [f.smallest_normal for f in dtypes.FORMATS.values()],
-        "smallest subnormal": [f.smallest_subnormal for f in dtypes.FORMATS.values()],
-        "epsilon (gap above 1)": [f.epsilon for f in dtypes.FORMATS.values()],
-        "overflow": ["±∞" if f.has_infinity else "saturates to ±448" for f in dtypes.FORMATS.values()],
+        "": ["bits (s + e + m)", "exponent bias", "max", "smallest normal", "smallest subnormal", "epsilon (gap above 1)", "overflow"],
+        **{
+            name: [
+                f"1 + {f.exponent_bits} + {f.mantissa_bits} = {f.total_bits}",
+                str(f.bias),
+                *(f"{limit:.6g}" for limit in (f.max_finite, f.smallest_normal, f.smallest_subnormal, f.epsilon)),
+                "±∞" if f.has_infinity else "±448 (saturates)",
+            ]
+            for name, f in dtypes.FORMATS.items()
+        },
     },
     hide_index=True,
-    column_config={
-        name: st.column_config.NumberColumn(format="%.6g")
-        for name in ("max", "smallest normal", "smallest subnormal", "epsilon (gap above 1)")
-    },
 )
 st.caption("BF16 keeps FP32's 8-bit exponent (the same range) with 7 mantissa bits; FP16 trades range for 3 more mantissa bits.")
 chapter_link("pages/number_formats.py", "Below 8 bits: FP6, FP4, NF4 and the block formats models ship in (MX, NVFP4, llama.cpp) on the Number formats page")

@@ -9,6 +9,7 @@ import streamlit as st
 from core import distributions
 from core.quantize import calibration, linear
 from ui.charts import plotly_chart
+from ui.your_turn import your_turn
 
 WORKED_EXAMPLE = "-2.3, -1.1, 0.0, 1.5, 2.8, 4.0"
 MAX_VALUES = 50
@@ -67,11 +68,14 @@ def mapping_column(column, values: np.ndarray, bits: int, symmetric: bool) -> No
     qmin, qmax = linear.quant_range(bits, symmetric)
     column.subheader(MAPPINGS[symmetric])
     if symmetric and bits == 1:
-        column.markdown(f"At 1 bit the codes are the signs −1 and +1, times s = mean|x| = {s:.6g} (the least-squares scale).")
+        column.markdown(rf"At 1 bit the codes are the signs −1 and +1, times $s = \operatorname{{mean}}|x| = {s:.6g}$ (the least-squares scale).")
     elif symmetric:
-        column.markdown(f"s = max|x| / {qmax} = {s:.6g} · codes {qmin}…{qmax} · q = round(x / s)")
+        column.markdown(rf"$s = \max|x| / {qmax} = {s:.6g}$, codes {qmin}…{qmax}, $q = \operatorname{{round}}(x / s)$")
     else:
-        column.markdown(f"s = (max − min) / {qmax} = {s:.6g} · z = round(−min / s) = {z} · codes {qmin}…{qmax} · q = round(x / s) + z")
+        column.markdown(
+            rf"$s = (\max - \min) / {qmax} = {s:.6g}$, $z = \operatorname{{round}}(-\min / s) = {z}$, codes {qmin}…{qmax}, "
+            r"$q = \operatorname{round}(x / s) + z$"
+        )
     plotly_chart(number_line(values, restored, codes, s, z, bits, symmetric), key=f"line_{symmetric}", where=column)
     column.dataframe(
         {"x": values, "code q": codes, "dequantized": restored.astype(np.float64), "error": restored.astype(np.float64) - values},
@@ -116,6 +120,11 @@ st.caption(
     "its own code. A widely shared write-up of this example prints 47 for 1.5 and leaves a value out. "
     "The symmetric grid here uses −127…127, so 0 maps to 0 and the grid is the same on both sides; "
     "the asymmetric grid widens [min, max] to include 0 so that 0.0 is stored exactly."
+)
+
+your_turn(
+    "Replace the last value, 4.0, by 40. What happens to the codes of the other five values in each mapping, "
+    "and to the mean squared error? Then go down to 1 bit: what is left of each mapping?"
 )
 
 st.header("Clipping: rounding error against clipping error")

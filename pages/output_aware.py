@@ -61,7 +61,7 @@ def scatter(rows: list[dict]) -> go.Figure:
     figure.update_layout(
         height=460, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.2),
         xaxis=dict(title="weight error ‖W − Ŵ‖_F / ‖W‖_F", type="log"),
-        yaxis=dict(title="output error on held-out digits ‖X(W − Ŵ)ᵀ‖_F / ‖XWᵀ‖_F", type="log"),
+        yaxis=dict(title="output error, held-out ‖X(W − Ŵ)ᵀ‖_F / ‖XWᵀ‖_F", type="log", dtick=1),
     )
     return figure
 
@@ -73,12 +73,16 @@ def effect_chart(study: dict) -> go.Figure:
             x=curve["bits_per_weight"], y=curve["score"], mode="lines+markers", name=method,
             line=dict(color=COLORS[method]), hovertemplate=f"{method}<br>%{{x:.3f}} bits per weight<br>%{{y:.4g}}<extra></extra>",
         ))
-    figure.add_hline(y=study["float_score"], line=dict(color="black", dash="dash"), annotation_text="float32")
+    spanned = [bits for curve in study["effect"].values() for bits in curve["bits_per_weight"]]
+    figure.add_trace(go.Scatter(  # a trace, not add_hline: an hline's label lands off a log axis
+        x=[min(spanned), max(spanned)], y=[study["float_score"]] * 2, mode="lines", name="float32",
+        line=dict(color="black", dash="dash"), hovertemplate="float32: %{y:.4g}<extra></extra>",
+    ))
     accuracy = study["score_name"] == "held-out accuracy"
     figure.update_layout(
         height=420, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.25),
         xaxis_title="bits per weight (all quantized layers, scales and codebooks included)",
-        yaxis=dict(title=study["score_name"] + ("" if accuracy else " (log)"), type="linear" if accuracy else "log"),
+        yaxis=dict(title=study["score_name"] + ("" if accuracy else " (log)"), type="linear" if accuracy else "log", dtick=None if accuracy else 1),
     )
     return figure
 
@@ -123,10 +127,31 @@ def layer_sentences(layer: str, bits: int, rows: list[dict], condition: float) -
     return said
 
 
+def score_formatter(study: dict):
+    """Accuracy as a percentage, MSE with four decimals."""
+    return (lambda value: f"{value:.1%}") if study["score_name"] == "held-out accuracy" else (lambda value: f"{value:.4f}")
+
+
+def misleading_sentence(study: dict, bits: int) -> str:
+    """How the weight objective misleads on this model at `bits`: PQ's two objectives, layer by layer and whole."""
+    index = BIT_WIDTHS.index(bits)
+    pairs = [by_method(layer["rows"][str(bits)]) for layer in study["layers"].values()]
+    weight_ratios = [pair["PQ, output objective"]["weight_error"] / pair["PQ, weight objective"]["weight_error"] for pair in pairs]
+    output_ratios = [pair["PQ, output objective"]["output_error"] / pair["PQ, weight objective"]["output_error"] for pair in pairs]
+    by_weights, by_outputs = (study["effect"][method]["score"][index] for method in ("PQ, weight objective", "PQ, output objective"))
+    show = score_formatter(study)
+    return (
+        f"Where the weight objective misleads, at {bits} bits: on the {len(pairs)} layers, PQ with the output objective lands "
+        f"{min(weight_ratios):.2f}–{max(weight_ratios):.2f}× as far from W as with the weight objective, yet its outputs are "
+        f"{min(output_ratios):.2f}–{max(output_ratios):.2f}× as far from the float layer's; the whole model's {study['score_name']} "
+        f"is {show(by_outputs)} against {show(by_weights)} (float32: {show(study['float_score'])})."
+    )
+
+
 def effect_sentences(study: dict) -> list[str]:
     """What the whole-model chart shows, in words, at each bit width."""
     higher_is_better = study["score_name"] == "held-out accuracy"
-    show = (lambda value: f"{value:.1%}") if higher_is_better else (lambda value: f"{value:.4f}")
+    show = score_formatter(study)
     said = []
     for index, bits in enumerate(BIT_WIDTHS):
         scores = {method: curve["score"][index] for method, curve in study["effect"].items()}
@@ -195,6 +220,7 @@ st.write(
 plotly_chart(effect_chart(study), key="output_aware_effect")
 for sentence in effect_sentences(study):
     st.markdown("- " + sentence)
+st.markdown(misleading_sentence(study, bits))
 
 st.subheader("Your own product quantization")
 st.write(
@@ -212,7 +238,11 @@ if submitted:
     if k > sub_vectors // block:
         st.error(f"k must be at most the number of sub-vectors, {sub_vectors // block:,} for block {block}; got {k}.")
     else:
-        weight_row, output_row = trial(model, layer, block, k)
+        try:
+            weight_row, output_row = trial(model, layer, block, k)
+        except ValueError as error:
+            st.error(f"Could not quantize this layer: {error}")
+            st.stop()
         a, b, c = st.columns(3)
         a.metric("Bits per weight", f"{weight_row['bits_per_weight']:.3f}")
         b.metric("Output error, weight objective", percent(weight_row["output_error"]))

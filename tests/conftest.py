@@ -211,6 +211,17 @@ class AppPage:
             time.sleep(0.2)
         return before
 
+    def upload_image(self, title: str, path: Path) -> None:
+        """On the page called title, choose "your own image" in the sidebar and upload the image file at path;
+        returns once the sidebar says it shows that file."""
+        self.open(title)
+        sidebar = self.page.locator("[data-testid=stSidebarUserContent]")
+        sidebar.get_by_text("your own image").click()
+        self.wait_idle()
+        self.page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(path)
+        sidebar.get_by_text(f"Showing “{path.name}”:").wait_for()
+        self.wait_idle()
+
     def press_slider(self, slider, key: str) -> None:
         """Focus the slider's thumb (its range input) and press key, as a keyboard user would."""
         slider.locator("input[type=range]").focus()

@@ -72,7 +72,9 @@ def test_home_page_links_every_section(app_page):
     app_page.open()
     assert_clean(app_page)
     links = app_page.page.locator("[data-testid=stMain] [data-testid=stPageLink]").all_inner_texts()
-    assert [link.strip().splitlines()[-1] for link in links] == list(PAGES)  # the first line is the icon's name
+    start, *chapters = [link.strip().splitlines()[-1] for link in links]  # the first line is the icon's name
+    assert start == f"Start here: {next(iter(PAGES))}"
+    assert chapters == list(PAGES)
     app_page.screenshot(HOME)
 
 
@@ -138,13 +140,8 @@ def test_uploaded_image_is_the_one_quantized(app_page, tmp_path):
     path = tmp_path / "quadrants.png"
     Image.fromarray(pixels).save(path)
 
-    app_page.open(UPLOAD_PAGES[0])
-    sidebar = app_page.page.locator("[data-testid=stSidebarUserContent]")
-    sidebar.get_by_text("your own image").click()
-    app_page.wait_idle()
-    app_page.page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(path)
-    sidebar.get_by_text("Showing “quadrants.png”: 120 × 80").wait_for()
-    app_page.wait_idle()
+    app_page.upload_image(UPLOAD_PAGES[0], path)
+    assert "Showing “quadrants.png”: 120 × 80" in app_page.page.locator("[data-testid=stSidebarUserContent]").inner_text()
     app_page.wait_drawn()
     assert_clean(app_page)
 

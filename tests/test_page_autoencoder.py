@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import streamlit as st
+from safetensors.numpy import load as load_safetensors_bytes
 from streamlit.testing.v1 import AppTest
 
 from core.measure.reconstruction import mse
@@ -56,16 +57,38 @@ def test_a_heldout_digit_is_reconstructed_and_measured(app):
 def test_one_bit_warns_that_the_model_collapses(app):
     app.select_slider[0].set_value(1).run()
     assert not app.exception
-    assert any("same gray blob" in warning.value for warning in app.warning)
+    assert any("nearly the same blob" in warning.value for warning in app.warning)
     assert "1 bit MSE" in metrics(app)
 
 
 def test_float_and_linear_choices_work(app):
     app.select_slider[0].set_value("float").run()
     assert metrics(app)["Model size at float32"] == "8.60 MB"
+    # the file offered is plain float32 tensors, and the page says so (it used to describe indices and codebooks)
+    exported = autoencoder.export_quantized(autoencoder.quantize_model(autoencoder.load_state_dict(), {}))
+    assert {array.dtype for array in load_safetensors_bytes(exported).values()} == {np.dtype(np.float32)}
+    captions = " ".join(caption.value for caption in app.caption)
+    assert "plain float32" in captions and "uint8 indices" not in captions
+    size_help = next(metric.proto.help for metric in app.metric if metric.label == "Model size at float32")
+    assert "float32" in size_help and "codebook" not in size_help and "indices" not in size_help
     app.radio[0].set_value("linear")
     app.select_slider[0].set_value(5).run()
     assert not app.exception and "linear, min–max" in markdown(app)
+
+
+def test_one_layer_at_one_bit_is_not_called_a_collapse(app):
+    app.radio[0].set_value("kmeans")
+    app.toggle[0].set_value(True).run()
+    for slider in app.select_slider[1:]:
+        slider.set_value("float")
+    app.select_slider[3].set_value(1).run()  # fc3 at 1 bit, the rest float32
+    assert not app.exception
+    assert not any("collapsed" in warning.value or "blob" in warning.value for warning in app.warning)
+    # and indeed the held-out digits still come out different from each other
+    state = autoencoder.load_state_dict()
+    outputs = autoencoder.reconstruct(autoencoder.quantize_model(state, {"fc3": 1}).state_dict, load_split()[2])
+    assert np.abs(outputs - outputs.mean(axis=0)).max() > 0.5
+    app.toggle[0].set_value(False).run()
 
 
 def test_per_layer_bits(app):

@@ -26,7 +26,7 @@ def test_thresholds_and_errors_for_a_layer(app):
 def test_end_to_end_table_compares_with_float(app):
     end_to_end = app.dataframe[1].value.set_index("method")
     float_mse = float(next(m.value for m in app.metric if m.label.startswith("Float")))
-    eight, four = end_to_end["held-out MSE, 8-bit activations"], end_to_end["held-out MSE, 4-bit activations"]
+    eight, four = end_to_end["MSE, 8 bits"], end_to_end["MSE, 4 bits"]
     assert (eight < float_mse * 1.05).all()
     assert (four >= eight * 0.99).all()
 
@@ -39,3 +39,10 @@ def test_lower_bits_and_percentile_move_the_thresholds(app):
     after = app.dataframe[0].value.set_index("method")["threshold t"]
     assert after["percentile"] < before["percentile"]
     assert after["max"] == before["max"]
+
+
+@pytest.mark.parametrize("bits, first_cut", [(8, 256), (4, 128)])
+def test_entropy_caption_names_the_first_cut_the_curve_really_starts_at(app, bits, first_cut):
+    app.slider[0].set_value(bits).run()
+    caption = next(caption.value for caption in app.caption if caption.value.startswith("Entropy:"))
+    assert f"for each cut from bin {first_cut} up" in caption

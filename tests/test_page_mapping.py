@@ -22,8 +22,8 @@ def test_worked_example_rounds_1_5_to_48_and_2_8_to_89(app):
     assert not app.exception and not app.error
     assert _codes(app, 0) == [-73, -35, 0, 48, 89, 127]
     assert _codes(app, 1) == [0, 48, 93, 154, 206, 255]
-    assert any("s = max|x| / 127 = 0.0314961" in m.value for m in app.markdown)
-    assert any("z = round(−min / s) = 93" in m.value for m in app.markdown)
+    assert any(r"s = \max|x| / 127 = 0.0314961" in m.value for m in app.markdown)
+    assert any(r"z = \operatorname{round}(-\min / s) = 93" in m.value for m in app.markdown)
 
 
 def test_bits_slider_changes_the_integers(app):

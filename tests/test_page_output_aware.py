@@ -48,3 +48,22 @@ def test_a_classifier_at_another_bit_width(app):
     assert "On ip1 at 4 bits per code" in texts(app)
     assert "(held-out accuracy; biases stay float32)" in texts(app)
     assert "- 4 bits: best **" in texts(app)
+
+
+def test_your_own_product_quantization_runs_in_the_background(app):
+    app.selectbox[0].set_value("lenet_300_100").run()
+    app.selectbox[1].set_value("ip3").run()
+    app.select_slider[1].set_value(2)
+    app.select_slider[2].set_value(16)
+    app.button[0].click().run()
+    assert not app.exception and not app.error
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Bits per weight"] == f"{(500 * 4 + 16 * 2 * 16) / 1000:.3f}"  # 4-bit codes per pair + the codebook
+    assert "held-out digits is" in texts(app)
+
+
+def test_the_whole_model_sentence_reads_the_chosen_bits(app):
+    study = load_study()["autoencoder"]
+    by_outputs = study["effect"]["PQ, output objective"]["score"][1]
+    assert "Where the weight objective misleads, at 2 bits: on the 5 layers" in texts(app)
+    assert f"is {by_outputs:.4f} against" in texts(app)

@@ -62,7 +62,7 @@ def test_every_distribution_shows_its_numbers(distribution, bits):
         np.abs(weights - quantized).sum(axis=0).max() / np.abs(weights).sum(axis=0).max(), rel=SHOWN
     )
     assert metric(app, "W as float32") == "1,600 B"
-    assert metric(app, f"Q at {bits} bits") == f"{math.ceil(400 * bits / 8) + 4 * 2**bits:,} B"
+    assert metric(app, "Q as stored") == f"{math.ceil(400 * bits / 8) + 4 * 2**bits:,} B"
     assert shown(app, "Bound") >= shown(app, "Measured, max")
     assert not app.error
 
@@ -79,7 +79,7 @@ def test_linear_methods_in_every_norm_match_numpy(p, method):
     )
     assert shown(app, "Condition number") == pytest.approx(np.linalg.cond(weights, order), rel=SHOWN)
     zero_point_bytes = 1 if method == "minmax" else 0
-    assert metric(app, "Q at 3 bits") == f"{150 + 4 + zero_point_bytes:,} B"
+    assert metric(app, "Q as stored") == f"{150 + 4 + zero_point_bytes:,} B"
 
 
 def test_measured_output_error_is_over_1000_random_inputs():
@@ -144,7 +144,7 @@ def test_new_sample_moves_to_the_next_seed():
 def test_largest_matrix():
     app = run(choice="normal", n=512, bits=5)
     assert metric(app, "W as float32") == f"{512 * 512 * 4:,} B"
-    assert metric(app, "Q at 5 bits") == f"{512 * 512 * 5 // 8 + 32 * 4:,} B"
+    assert metric(app, "Q as stored") == f"{512 * 512 * 5 // 8 + 32 * 4:,} B"
     assert shown(app, "Relative error") < 0.1
 
 
@@ -170,3 +170,33 @@ def test_real_layer_option_is_hidden_until_the_model_exists(monkeypatch):
         "Bimodal: N(−2, 0.5²) and N(2, 0.5²)",
         "Singular: N(0, 1) with its last row a copy of the first",
     ]
+
+
+def test_bytes_of_a_matrix_with_fewer_weights_than_levels_are_described_as_stored():
+    # 8×8 = 64 weights at 8 bits: k-means gives each weight its own level, so 64 levels and 6-bit indices
+    app = run(choice="normal", n=8, seed=4, bits=8)
+    assert metric(app, "Q as stored") == f"{64 * 6 // 8 + 64 * 4:,} B"
+    caption = next(caption.value for caption in app.caption if caption.value.startswith("Q stores"))
+    assert "64 indices of 6 bits" in caption and "codebook of 64 float32 values" in caption
+    assert "256" not in caption.split(".")[0]
+
+
+@pytest.mark.parametrize("p", [1, "fro"])
+def test_the_bound_is_derived_in_latex_with_this_matrix_numbers(p):
+    app = run(choice="normal", bits=3, norm=p)
+    relative, condition, bound = (metric(app, start) for start in ("Relative error", "Condition number", "Bound"))
+    final = app.latex[-1].value.strip("$\n").replace(r"\,", ",")  # LaTeX thin spaces separate the thousands
+    assert f"_{{{relative}}}" in final and f"_{{{condition}}}" in final
+    assert final.endswith(f"= {bound}")
+    weights = distributions.weight_matrix("normal", 20, 0).astype(np.float64)
+    order = "fro" if p == "fro" else p
+    assert shown(app, "Bound") == pytest.approx(
+        np.linalg.norm(weights - quantize_weights(weights, 3, "kmeans"), order) * np.linalg.norm(np.linalg.inv(weights), order),
+        rel=SHOWN,
+    )
+    assert len(app.latex) == 4  # the four steps
+
+
+def test_key_numbers_come_right_after_the_controls():
+    app = run()
+    assert [element.value for element in app.subheader][:2] == ["How far can Wx move?", "The matrices"]

@@ -33,6 +33,7 @@ from core.images.io import (
 from core.images.palette import forget_image, palette_kmeans
 from core.images.palette_curve import CURVE_KS, error_curve
 from core.measure.image_error import pixel_error
+from ui.background import run_in_background
 from ui.literal_text import literal_text
 from ui.memory import forget, keep_memory_returnable, kept
 
@@ -193,10 +194,14 @@ def block_locator_png(image: ChosenImage, top: int, left: int, block: int, max_w
     return png_bytes(np.asarray(thumbnail))
 
 
-@kept(_by_digest, spinner="Measuring the error at every k on the curve…")
+@kept(_by_digest)
 def error_by_k(image: ChosenImage) -> tuple[tuple[int, ...], np.ndarray]:
-    """(ks, average errors) of the image's palettes over CURVE_KS (cached per image)."""
-    return CURVE_KS, error_curve(image.pixels, CURVE_KS, SEED)
+    """(ks, average errors) of the image's palettes over CURVE_KS (cached per image).
+
+    22 palettes take ~1.5 s of CPU on a 0.3 MP image, more on an upload: they are made in a worker
+    process, so the other sessions' sliders do not wait for them."""
+    label = "Measuring the error at every k on the curve"
+    return CURVE_KS, run_in_background(error_curve, image.pixels, CURVE_KS, SEED, label=label)
 
 
 @st.cache_resource(show_spinner=False)

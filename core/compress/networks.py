@@ -54,10 +54,6 @@ class Network:
             return float(np.mean((outputs - targets) ** 2))
         return float(np.mean(outputs.argmax(axis=1) == targets))
 
-    def better(self, score: float, than: float) -> bool:
-        """Whether `score` is at least as good as `than`."""
-        return score <= than if self.reconstructs else score >= than
-
     def load_state_dict(self) -> dict[str, np.ndarray]:
         """The shipped float32 weights."""
         if self.name == "autoencoder":

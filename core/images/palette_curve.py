@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from core.checks import integer_in_range, rgb_image
@@ -12,8 +14,14 @@ from core.measure.image_error import average_error
 CURVE_KS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256)
 
 
-def error_curve(image: np.ndarray, ks: tuple[int, ...] = CURVE_KS, seed: int = 0) -> np.ndarray:
+def error_curve(
+    image: np.ndarray,
+    ks: tuple[int, ...] = CURVE_KS,
+    seed: int = 0,
+    progress: Callable[[float, str], None] | None = None,
+) -> np.ndarray:
     """Average error (0…765 per pixel) of palette_kmeans(image, k, seed) for each k in ks -> (len(ks),) float64.
+    After each k, progress (if given) is called with (fraction of ks done, what was done).
 
     >>> error_curve(np.zeros((2, 2, 3), dtype=np.uint8), ks=(1, 2)).tolist()
     [0.0, 0.0]
@@ -23,7 +31,9 @@ def error_curve(image: np.ndarray, ks: tuple[int, ...] = CURVE_KS, seed: int = 0
         raise ValueError("ks must hold at least one number of colors; got none")
     ks = [integer_in_range(k, "each k in ks", 1, 256) for k in ks]
     errors = []
-    for k in ks:
+    for done, k in enumerate(ks, 1):
         palette, labels = palette_kmeans(image, k, seed)
         errors.append(average_error(image, palette[labels]))
+        if progress is not None:
+            progress(done / len(ks), f"{k} colors")
     return np.array(errors)

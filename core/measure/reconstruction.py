@@ -13,3 +13,12 @@ def mse(images: object, reconstructions: object) -> float:
     if originals.shape != copies.shape:
         raise ValueError(f"reconstructions must have the shape of images {originals.shape}; got {copies.shape}")
     return float(np.mean((originals.astype(np.float64) - copies.astype(np.float64)) ** 2))
+
+
+def output_spread(outputs: object) -> float:
+    """How different a model's outputs (n, …) are from each other: the largest absolute difference of any
+    output value from the mean output over the n inputs (0 when every input gives the same output)."""
+    outputs = finite_array(outputs, "outputs").astype(np.float64, copy=False)
+    if outputs.ndim < 2 or outputs.shape[0] < 1:
+        raise ValueError(f"outputs must be a batch (n, ...) with n >= 1; got shape {outputs.shape}")
+    return float(np.abs(outputs - outputs.mean(axis=0)).max())

@@ -8,7 +8,7 @@ quantized by the same method at the same bits and the model is scored on the hel
 (biases stay float32 and are not counted in bits per weight).
 
 `python -m core.models.output_aware` recomputes everything and writes STUDY_PATH, which the page
-reads so that its first view needs no computation (~10 minutes on two quiet cores).
+reads so that its first view needs no computation (30 minutes at a load average of ~15 on 2 cores).
 """
 
 from __future__ import annotations

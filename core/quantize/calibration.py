@@ -6,8 +6,8 @@ Methods:
 - "max":        t = max|x|, nothing clipped.
 - "percentile": t = the given percentile of |x| (e.g. 99.99).
 - "entropy":    TensorRT's KL method (Migacz, GTC 2017): a 2048-bin histogram of |x|; for each
-                cut point i from 128 bins up, P = the first i bins with the clipped tail added to
-                the last, Q = those i bins merged into as many levels as the code has on [0, t]
+                cut point i from 128 bins up (from the number of levels when larger: 256 for
+                unsigned 8-bit codes), P = the first i bins with the clipped tail added to the last, Q = those i bins merged into as many levels as the code has on [0, t]
                 (2^(b-1) signed, 2^b unsigned, as in NVIDIA's pytorch-quantization) and spread back
                 over the non-empty bins; t = the upper edge of the cut with the least KL(P || Q).
                 As in pytorch-quantization, the first bin takes its neighbour's count: it holds the
@@ -86,15 +86,22 @@ def kl_curve(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(thresholds, KL divergences in nats) of TensorRT's entropy calibration, one per cut point (see module doc)."""
     x = _activations(x)
-    levels = _levels(bits, _signed(x, signed))
+    signed = _signed(x, signed)
+    levels = _levels(bits, signed)
     n_bins = integer_in_range(n_bins, "n_bins", levels, 2**16)
     first_cut = integer_in_range(first_cut, "first_cut", 1, n_bins)
     counts, edges = np.histogram(np.abs(x), bins=n_bins, range=(0.0, float(np.abs(x).max())))
     counts = counts.astype(np.float64)
     counts[0] = counts[1]
-    cuts = np.arange(max(first_cut, levels), n_bins + 1)
+    cuts = np.arange(first_cut_bin(bits, signed, first_cut), n_bins + 1)
     divergences = np.array([_clipping_divergence(counts, cut, levels) for cut in cuts])
     return edges[cuts], divergences
+
+
+def first_cut_bin(bits: int, signed: bool, first_cut: int = FIRST_CUT_BIN) -> int:
+    """The first cut point kl_curve tries: first_cut, or the code's number of levels when that is larger
+    (a cut must keep at least one bin per level: 256 for unsigned 8-bit codes)."""
+    return max(integer_in_range(first_cut, "first_cut", 1, 2**16), _levels(bits, signed))
 
 
 def entropy_threshold(x: np.ndarray, bits: int, signed: bool | None = None) -> float:

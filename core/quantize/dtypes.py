@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from core.quantize.linear import quantize
+from core.quantize.linear import quant_range, quantize
 
 INT8_BITS = 8
 
@@ -244,7 +244,10 @@ def int8_encode(value: float, scale: float) -> Encoding:
     scale_array, zero_point = np.array([scale], dtype=np.float32), np.zeros(1, dtype=np.int32)
     code = int(quantize([value], scale_array, zero_point, INT8_BITS, symmetric=True)[0])
     stored = code * float(scale)  # the real number the code stands for, without float32 rounding of the product
-    kind = "saturated" if abs(stored - value) > scale / 2 else "zero" if code == 0 else "normal"
+    # Clipped: beyond the top code's rounding cell. (Comparing |stored - value| with s/2 in float64 called
+    # exact ties between two codes, like 0.025 at scale 0.01, clipped.)
+    clipped = abs(value) / scale > quant_range(INT8_BITS, symmetric=True)[1] + 0.5
+    kind = "saturated" if clipped else "zero" if code == 0 else "normal"
     return Encoding(float(value), stored, int(code < 0), 0, code, format(code & 0xFF, "08b"), kind)
 
 

@@ -32,6 +32,7 @@ OBJECTIVES = ("weights", "outputs")
 CODEWORD_BITS = 16
 """Codewords are stored as float16 (as in the paper); Ŵ is built from the float16 values."""
 MAX_K = 65_536
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
 _ROWS_PER_CHUNK = 16_384  # sub-vectors scored against all codewords at once (k = 256: 16 MB of float32)
 _INIT_SAMPLE = 16_384  # k-means++ draws its starting centres from at most this many sub-vectors
 _SPLIT_NOISE = 1e-3  # relative size of the nudge that splits a cluster in two
@@ -86,6 +87,9 @@ def product_quantize(
     """
     weights = finite_array(W, "W", ndim=2).astype(np.float64)
     out_features, in_features = weights.shape
+    largest = float(np.abs(weights).max())
+    if largest > _FLOAT16_MAX:
+        raise ValueError(f"W must fit float16 codewords (|w| <= {_FLOAT16_MAX:g}); got max |w| = {largest:.4g}")
     block = integer_in_range(block, "block", 1, in_features)
     if in_features % block:
         raise ValueError(f"block must divide W's {in_features} input columns; got block={block}")
@@ -101,8 +105,9 @@ def product_quantize(
         activations = finite_array(inputs, "inputs", ndim=2)
         if activations.shape[1] != in_features:
             raise ValueError(f"inputs must have {in_features} columns (W's inputs); got shape {activations.shape}")
-        activations = activations.astype(np.float64)
-        gram = activations.T @ activations
+        if activations.dtype != np.float32:
+            activations = activations.astype(np.float64)
+        gram = (activations.T @ activations).astype(np.float64)  # float32 inputs: a float32 product, twice as fast
     report = progress or (lambda fraction, text: None)
     rng = np.random.default_rng(seed)
 

@@ -90,3 +90,12 @@ def test_shipped_files_meet_the_size_and_accuracy_targets(model: str, ratio: flo
 
 def test_shipped_models_are_the_ones_the_page_offers() -> None:
     assert set(SHIPPED_MODELS) == {"lenet_300_100", "lenet5"}
+
+
+def test_the_autoencoder_compresses_with_mse_as_its_score() -> None:
+    layers = network("autoencoder").layer_shapes
+    settings = Settings({l: 0.1 for l in layers}, {l: 4 for l in layers}, {l: 5 for l in layers}, retrain_epochs=0, finetune=False)
+    result = compress("autoencoder", settings)
+    float_mse, decoded_mse = result.stages[0].score, result.stages[-1].score
+    assert 0 < float_mse < decoded_mse < 0.2  # pruning 90% without retraining costs reconstruction quality
+    assert result.ratio() > 20

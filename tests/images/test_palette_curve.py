@@ -57,3 +57,10 @@ def test_arguments_are_checked() -> None:
         error_curve(image, ks=(1, 257))
     with pytest.raises(ValueError, match="image must have shape"):
         error_curve(np.zeros((2, 2), dtype=np.uint8))
+
+
+def test_progress_reports_each_k_in_order_and_ends_at_one() -> None:
+    image = np.zeros((4, 4, 3), dtype=np.uint8)
+    reports = []
+    error_curve(image, ks=(1, 2, 4), progress=lambda fraction, text: reports.append((fraction, text)))
+    assert reports == [(1 / 3, "1 colors"), (2 / 3, "2 colors"), (1.0, "4 colors")]

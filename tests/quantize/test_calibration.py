@@ -10,6 +10,7 @@ from core.quantize.calibration import (
     clip_quantize,
     entropy_threshold,
     error_parts,
+    first_cut_bin,
     kl_curve,
     layer_thresholds,
     max_threshold,
@@ -105,6 +106,17 @@ def test_entropy_cannot_cut_below_128_bins_of_the_range():
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.uniform(0, 1, 50_000), [100.0]])
     assert entropy_threshold(x, 8) >= 100.0 * 128 / 2048
+
+
+@pytest.mark.parametrize("bits, signed, first", [(8, False, 256), (8, True, 128), (4, False, 128), (7, False, 128)])
+def test_first_cut_is_the_first_threshold_of_the_kl_curve(bits, signed, first):
+    # Hand-worked: a cut keeps at least one bin per level, so unsigned 8-bit (256 levels) starts at bin 256.
+    x = _relu_activations(seed=4)
+    x = np.concatenate([x, -x[:1]]) if signed else x
+    assert first_cut_bin(bits, signed) == first
+    thresholds, _ = kl_curve(x, bits, signed=signed)
+    edges = np.histogram_bin_edges(np.abs(x), bins=2048, range=(0, float(np.abs(x).max())))
+    assert thresholds[0] == pytest.approx(edges[first])
 
 
 def test_mse_curve_is_the_exact_error_and_its_minimum_beats_a_fine_brute_force_grid_nearly():

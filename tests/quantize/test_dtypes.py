@@ -96,6 +96,21 @@ def test_int8_encode_matches_torch_qint8():
     assert int8_encode(0.009, scale).kind == "zero"
 
 
+@pytest.mark.parametrize("value, scale", [(0.025, 0.01), (0.015, 0.01), (0.15, 0.1), (0.45, 0.3), (-0.025, 0.01)])
+def test_int8_value_halfway_between_two_codes_is_rounded_not_clipped(value, scale):
+    encoding = int8_encode(value, scale)
+    reference = torch.quantize_per_tensor(torch.tensor([value]), scale, 0, torch.qint8).int_repr().item()
+    assert encoding.mantissa == reference and abs(reference) < 127
+    assert encoding.kind == "normal"
+
+
+def test_int8_clipped_exactly_when_the_clamp_changes_the_code():
+    assert int8_encode(1.27, 0.01).kind == "normal"  # the top code itself
+    assert int8_encode(1.274, 0.01).kind == "normal"  # rounds down to 127 on its own
+    assert int8_encode(1.276, 0.01).kind == "saturated"  # would round to 128
+    assert int8_encode(-1e6, 0.01).kind == "saturated"
+
+
 @pytest.mark.parametrize(
     "call, message",
     [

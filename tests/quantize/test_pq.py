@@ -105,6 +105,7 @@ def test_bits_per_weight_count_indices_and_the_float16_codebook():
     [
         (dict(W=np.ones(5), block=1, k=2), "W must be 2-dimensional"),
         (dict(W=np.full((4, 4), np.nan), block=1, k=2), "W must be finite"),
+        (dict(W=np.full((4, 4), 1e6), block=1, k=2), "W must fit float16 codewords"),
         (dict(W=np.ones((4, 6)), block=4, k=2), "block must divide"),
         (dict(W=np.ones((4, 6)), block=0, k=2), "block must be"),
         (dict(W=np.ones((4, 6)), block=2, k=13), "k must be from 1 to 12"),
