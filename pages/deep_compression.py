@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, replace
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -81,26 +82,24 @@ def waterfall(stages: list[dict], score_name: str, model: str) -> go.Figure:
     return figure
 
 
-def layer_rows(layers: list[dict]) -> list[dict]:
-    rows = []
+def layer_table(layers: list[dict]) -> pd.DataFrame:
+    """The paper's Table 2 turned sideways: one column per layer, one row per measure, so it fits the page."""
+    columns = {}
     for row in layers:
         if "weights" not in row:
             continue
-        rows.append(
-            {
-                "layer": row["layer"],
-                "weights": f"{row['weights']:,}",
-                "kept": f"{1 - (row['weights'] - row['entries']) / row['weights']:.1%}" if row["entries"] else "0%",
-                "weight bits": row["weight_bits"],
-                "weight bits after Huffman": round(row["weight_bits_huffman"], 2) if row["weight_bits_huffman"] is not None else "",
-                "index bits": row["index_bits"],
-                "index bits after Huffman": round(row["index_bits_huffman"], 2),
-                "bytes (with bias)": f"{row['bytes']:,}",
-                "share of file": f"{row['share']:.1%}",
-                "of float32": f"{row['of_float']:.2%}",
-            }
-        )
-    return rows
+        columns[row["layer"]] = {
+            "weights": f"{row['weights']:,}",
+            "kept": f"{1 - (row['weights'] - row['entries']) / row['weights']:.1%}" if row["entries"] else "0%",
+            "weight bits": str(row["weight_bits"]),
+            "weight bits after Huffman": f"{row['weight_bits_huffman']:.2f}" if row["weight_bits_huffman"] is not None else "",
+            "index bits": str(row["index_bits"]),
+            "index bits after Huffman": f"{row['index_bits_huffman']:.2f}",
+            "bytes (with bias)": f"{row['bytes']:,}",
+            "share of file": f"{row['share']:.1%}",
+            "of float32": f"{row['of_float']:.2%}",
+        }
+    return pd.DataFrame(columns)
 
 
 def settings_form(model: str, defaults: pipeline.Settings) -> pipeline.Settings | None:
@@ -203,7 +202,7 @@ if model in PAPER:
     )
 
 st.subheader("Per layer (the paper's Table 2)")
-st.dataframe(layer_rows(shown["layers"]), hide_index=True, width="stretch")
+st.dataframe(layer_table(shown["layers"]), width="stretch")
 st.caption(
     "Kept: kept weights over all weights. Bits after Huffman are per stored entry (kept weights plus filler zeros), from "
     "the real lengths of the coded blocks. Bytes include the layer's codebook, Huffman tables and float32 biases."

@@ -275,7 +275,6 @@ if chosen is not None:
     table = {
         "format": results["format"],
         "family": results["family"],
-        "description": [formats.FORMATS[name].description for name in results["format"]],
         "bits per weight": results["bits_per_weight"],
         "relative error": results["relative_error"],
         "SQNR (dB)": results["sqnr_db"],
@@ -287,13 +286,17 @@ if chosen is not None:
         table,
         hide_index=True,
         column_config={
-            "bits per weight": st.column_config.NumberColumn(format="%.4f"),
+            "bits per weight": st.column_config.NumberColumn("bits / weight", format="%.4f"),
             "relative error": st.column_config.NumberColumn(format="%.4f"),
-            "relative error, rotated": st.column_config.NumberColumn(format="%.4f"),
+            "relative error, rotated": st.column_config.NumberColumn(
+                "rotated", format="%.4f", help="Relative error when the weights are rotated first (random-sign Hadamard)"
+            ),
             "SQNR (dB)": st.column_config.NumberColumn(format="%.1f"),
             "max |error|": st.column_config.NumberColumn(format="%.4g"),
         },
     )
+    with st.expander("What each format stores"):
+        st.markdown("\n".join(f"- **{name}**: {formats.FORMATS[name].description}" for name in results["format"]))
     st.caption(
         f"{weights.size:,} weights. Bits per weight = (codes + every scale, zero point and min + padding to whole blocks) / "
         "weights, from each format's block layout; per-tensor FP32 scales add 32 / n. Blocks are consecutive values in "

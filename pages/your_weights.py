@@ -87,28 +87,59 @@ def chosen_file() -> tuple[str, str, str | bytes] | None:
     return upload_digest(upload), upload.name, upload.getvalue()
 
 
-def tensor_table(report: WeightReport, method: str, allocation: budget.BitAllocation) -> pd.DataFrame:
+def allocation_table(report: WeightReport, method: str, allocation: budget.BitAllocation) -> pd.DataFrame:
+    """One row per tensor: its size, the bits the budget gave it and the SQNR they reach, or why it was kept."""
     rows = []
     for tensor in report.tensors:
-        statistics = tensor.statistics
         bits = allocation.bits.get(tensor.name)
         rows.append(
             {
                 "tensor": tensor.name,  # dataframe cells are literal text: a name with HTML shows as typed
                 "shape": " × ".join(map(str, tensor.shape)) or "scalar",
-                "dtype": tensor.dtype,
                 "parameters": tensor.parameters,
                 "chosen bits": bits,
                 "SQNR dB at chosen bits": float(tensor.sqnr_db(method)[report.bit_widths.index(bits)]) if bits else None,
-                "std": statistics.std if statistics else None,
-                "max|w| / std": statistics.max_abs_over_std if statistics else None,
-                "excess kurtosis": statistics.excess_kurtosis if statistics else None,
-                "share beyond 6σ": statistics.beyond_6_sigma if statistics else None,
-                "stored bytes": tensor.stored_bytes,
                 "status": tensor.status,
             }
         )
     return pd.DataFrame(rows)
+
+
+ALLOCATION_COLUMNS = {
+    "tensor": st.column_config.TextColumn(pinned=True),  # long names (LLM checkpoints) scroll sideways: keep the name in view
+    "parameters": st.column_config.NumberColumn(format="localized"),
+    "chosen bits": st.column_config.NumberColumn("bits", help="The bits per weight the budget chose for this tensor"),
+    "SQNR dB at chosen bits": st.column_config.NumberColumn("SQNR (dB)", format="%.1f", help="At the chosen bits"),
+}
+
+
+def spread_table(report: WeightReport) -> pd.DataFrame:
+    """One row per tensor: how it is stored and how its values spread (the statistics that predict trouble)."""
+    rows = []
+    for tensor in report.tensors:
+        statistics = tensor.statistics
+        rows.append(
+            {
+                "tensor": tensor.name,
+                "dtype": tensor.dtype,
+                "stored bytes": tensor.stored_bytes,
+                "std": statistics.std if statistics else None,
+                "max|w| / std": statistics.max_abs_over_std if statistics else None,
+                "excess kurtosis": statistics.excess_kurtosis if statistics else None,
+                "share beyond 6σ": statistics.beyond_6_sigma if statistics else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+SPREAD_COLUMNS = {
+    "tensor": st.column_config.TextColumn(pinned=True),
+    "stored bytes": st.column_config.NumberColumn("bytes", format="localized", help="Bytes of tensor data in the file, as stored"),
+    "std": st.column_config.NumberColumn(format="%.4g"),
+    "max|w| / std": st.column_config.NumberColumn("max|w|/std", format="%.1f"),
+    "excess kurtosis": st.column_config.NumberColumn("kurtosis", format="%.2f", help="Excess kurtosis: 0 for a Gaussian"),
+    "share beyond 6σ": st.column_config.NumberColumn("beyond 6σ", format="%.2g", help="Share of the weights beyond 6 standard deviations"),
+}
 
 
 def heatmap(report: WeightReport, method: str) -> go.Figure:
@@ -263,7 +294,12 @@ st.caption(
 )
 
 st.subheader("Every tensor")
-st.dataframe(tensor_table(report, method, allocation), hide_index=True, width="stretch")
+st.dataframe(allocation_table(report, method, allocation), hide_index=True, width="stretch", column_config=ALLOCATION_COLUMNS)
+if kept:  # their reasons are too long for the status column to show whole
+    with st.expander(f"Why {len(kept):,} tensor{'s were' if len(kept) != 1 else ' was'} kept as stored"):
+        st.markdown("\n".join(f"- **{escape_markdown(tensor.name)}**: {escape_markdown(tensor.status)}" for tensor in kept))
+st.markdown("**How each tensor is stored, and how its values spread**")
+st.dataframe(spread_table(report), hide_index=True, width="stretch", column_config=SPREAD_COLUMNS)
 st.caption(
     "Large max|w|/std, excess kurtosis (0 for a Gaussian) and a share beyond 6σ (a Gaussian has 2·10⁻⁹) predict "
     "trouble: one outlier stretches a linear scale and leaves the other weights few levels."

@@ -40,8 +40,8 @@ def test_default_real_layer_table_and_sentence(app):
     weights = layer_weights()["fc4"]
     table = app.dataframe[0].value
     assert list(table["format"]) == list(formats.FORMATS)
-    for row in table.itertuples():
-        assert row[4] == formats.bits_per_weight(row.format, weights.size)  # "bits per weight"
+    for name, bits in zip(table["format"], table["bits per weight"]):
+        assert bits == formats.bits_per_weight(name, weights.size)
     q4_k = relative_error(weights, "q4_k")
     assert table.loc[table["format"] == "q4_k", "relative error"].item() == pytest.approx(q4_k, rel=1e-5)
     assert table.loc[table["format"] == "mxfp4", "bits per weight"].item() == 4.25

@@ -137,6 +137,9 @@ def test_nan_empty_scalar_and_integer_tensors_are_listed_with_their_status() -> 
     status = dict(zip(app.dataframe[0].value["tensor"], app.dataframe[0].value["status"]))
     assert status["broken"] == "holds 1 NaN/Inf value: reported, not quantized"
     assert "empty" in status["empty"] and "0-d" in status["scalar"] and "integer" in status["steps"] and status["w"] == "quantized"
+    reasons = next(markdown.value for markdown in app.markdown if "- **broken**" in markdown.value)  # whole, beside the cut-off column
+    assert f"- **broken**: {escape_markdown(status['broken'])}" in reasons.splitlines() and "**w**" not in reasons
+    assert len(reasons.splitlines()) == 4
 
 
 def test_a_tensor_name_with_html_is_shown_as_text() -> None:
