@@ -297,7 +297,7 @@ st.subheader("Every tensor")
 st.dataframe(allocation_table(report, method, allocation), hide_index=True, width="stretch", column_config=ALLOCATION_COLUMNS)
 if kept:  # their reasons are too long for the status column to show whole
     with st.expander(f"Why {len(kept):,} tensor{'s were' if len(kept) != 1 else ' was'} kept as stored"):
-        st.markdown("\n".join(f"- **{escape_markdown(tensor.name)}**: {escape_markdown(tensor.status)}" for tensor in kept))
+        st.markdown("\n".join(f"- **{literal_text(tensor.name)}**: {literal_text(tensor.status)}" for tensor in kept))
 st.markdown("**How each tensor is stored, and how its values spread**")
 st.dataframe(spread_table(report), hide_index=True, width="stretch", column_config=SPREAD_COLUMNS)
 st.caption(

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.weightfile.budget import allocate_bits
 from core.weightfile.report import report_weights
+from ui.literal_text import literal_text
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "your_weights.py")
@@ -138,7 +139,7 @@ def test_nan_empty_scalar_and_integer_tensors_are_listed_with_their_status() -> 
     assert status["broken"] == "holds 1 NaN/Inf value: reported, not quantized"
     assert "empty" in status["empty"] and "0-d" in status["scalar"] and "integer" in status["steps"] and status["w"] == "quantized"
     reasons = next(markdown.value for markdown in app.markdown if "- **broken**" in markdown.value)  # whole, beside the cut-off column
-    assert f"- **broken**: {escape_markdown(status['broken'])}" in reasons.splitlines() and "**w**" not in reasons
+    assert f"- **broken**: {literal_text(status['broken'])}" in reasons.splitlines() and "**w**" not in reasons
     assert len(reasons.splitlines()) == 4
 
 
