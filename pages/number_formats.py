@@ -12,7 +12,7 @@ from core.quantize import format_comparison, formats
 from core.weightfile.read import TensorInfo, open_weights
 from ui.background import run_in_background
 from ui.charts import plotly_chart
-from ui.image_choice import escape_markdown
+from ui.literal_text import literal_text
 from ui.shipped_model import layer_weights
 
 DISTRIBUTION_LABELS = {
@@ -35,7 +35,7 @@ KMEANS_COLOR = "#17becf"
 OUTLIER_PAIRS = {"INT4": ("int4_tensor", "int4_g32"), "FP4 (E2M1)": ("fp4_e2m1", "mxfp4")}
 ROTATION_SEED = 0
 UPLOAD = "upload"
-MAX_UPLOAD_MB = 25  # as the Your weights page (and the server's maxUploadSize)
+MAX_UPLOAD_MB = 25  # as the Your weights page (the transfer cap, server.maxUploadSize, is 26 MiB)
 MAX_FILE_VALUES = 4 * 1024 * 1024  # the scatter costs ~0.9 s of CPU per million values
 ZOOM_BITS = [3.9, 4.8]
 HISTOGRAM_BINS = 81
@@ -216,12 +216,12 @@ def uploaded_weights() -> tuple[str, np.ndarray] | None:
     try:
         tensors = file_tensors(upload.file_id, upload.getvalue(), upload.name)
     except ValueError as error:
-        st.error(f"{escape_markdown(upload.name)} cannot be read: {escape_markdown(str(error))}")
+        st.error(f"{literal_text(upload.name)} cannot be read: {literal_text(str(error))}")
         return None
     usable = [i for i, info in enumerate(tensors) if info.is_float and info.shape and 1 <= info.parameters <= MAX_FILE_VALUES]
     if not usable:
         st.error(
-            f"{escape_markdown(upload.name)} has no floating-point tensor of 1 to {MAX_FILE_VALUES:,} values "
+            f"{literal_text(upload.name)} has no floating-point tensor of 1 to {MAX_FILE_VALUES:,} values "
             "(larger ones: `python -m core.weightfile`)."
         )
         return None
@@ -232,7 +232,7 @@ def uploaded_weights() -> tuple[str, np.ndarray] | None:
     )
     tensor = file_tensor(upload.file_id, upload.getvalue(), upload.name, index)
     if not np.isfinite(tensor).all() or not tensor.any():
-        st.error(f"{escape_markdown(tensors[index].name)} holds NaN/Inf or only zeros: no error to measure. Choose another tensor.")
+        st.error(f"{literal_text(tensors[index].name)} holds NaN/Inf or only zeros: no error to measure. Choose another tensor.")
         return None
     return f"{upload.file_id}:{index}", tensor
 

@@ -8,7 +8,16 @@ import numpy as np
 import streamlit as st
 
 from ui.charts import plotly_chart
-from ui.image_choice import ErrorMap, choose_image, error_by_k, error_map, shown_original_png
+from ui.image_choice import (
+    ErrorMap,
+    choose_image,
+    choose_k,
+    color_count,
+    error_by_k,
+    error_map,
+    shared_colors,
+    shown_original_png,
+)
 
 MAX_ERROR = 765  # 3 channels × 255
 WHITE_TO_DEEP_RED = [[0.0, "#ffffff"], [0.25, "#fcae91"], [0.5, "#fb6a4a"], [0.75, "#cb181d"], [1.0, "#67000d"]]
@@ -99,14 +108,14 @@ st.write(
     "is from the original, summed over red, green and blue: 0 for a perfect match, at most 765."
 )
 chosen = choose_image()
-k = st.slider("Number of shared colors k", 1, 256, 8, key="quantization_error_k")
+k = choose_k("quantization_error_k")
 auto_scale = st.toggle(
     "Stretch the colors to this image's largest error (instead of the fixed 0…765)", key="quantization_error_auto_scale"
 )
 view = error_map(chosen, k)
 
 image_col, heatmap_col = st.columns(2)
-image_col.image(view.png, caption=f"{view.colors} shared colors", width="stretch", output_format="PNG")
+image_col.image(shared_colors(chosen, k).display_png, caption=color_count(view.colors), width="stretch", output_format="PNG")
 plotly_chart(error_heatmap(view, shown_original_png(chosen), auto_scale), key="quantization_error_heatmap", where=heatmap_col)
 step = view.step
 resolution = "" if step == 1 else f" One pixel in {step} along each row and column is drawn, to keep the page responsive."
