@@ -48,11 +48,11 @@ def page_rows(repeats: int) -> tuple[list[str], list[float]]:
         for k in KS:
             shared_colors.clear()  # the k-means fit of every k runs again
             error_map.clear()
-            first = wall_and_cpu_ms(lambda: app.slider(key=key).set_value(k).run())
+            first = wall_and_cpu_ms(lambda: app.select_slider(key=key).set_value(k).run())
             again = []
             for _ in range(repeats):
-                app.slider(key=key).set_value(1).run()
-                again.append(wall_and_cpu_ms(lambda: app.slider(key=key).set_value(k).run()))
+                app.select_slider(key=key).set_value(1).run()
+                again.append(wall_and_cpu_ms(lambda: app.select_slider(key=key).set_value(k).run()))
             assert not app.exception, app.exception
             sent = "–"
             if title == "Quantization error":

@@ -12,6 +12,7 @@ Streamlit 1.67 accepts the socket without the token too: the token only guards t
     slider = session.sliders()[0]
     seconds = await session.move(slider, +1, timeout=30)   # the rerun's server time, as the client saw it
     await session.set_widget("Image", "flower.jpg", timeout=60)   # a radio or selectbox; a button: choice None
+    seconds = await session.upload("photo.jpg", data, timeout=60)  # into the page's file uploader, then a rerun
     session.shown_text(), session.errors()
 """
 
@@ -20,14 +21,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import itertools
 import json
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.Common_pb2 import FileURLs
 from streamlit.proto.Element_pb2 import Element
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.Slider_pb2 import Slider as SliderProto
@@ -102,9 +106,12 @@ def stroke_png(x: float, dx: float, width: int) -> str:
 class ProtocolSession:
     """A browser session without the browser: the page it shows is the elements of its last script run."""
 
-    def __init__(self, socket: ClientConnection, cookies: dict[str, str]) -> None:
+    def __init__(self, socket: ClientConnection, cookies: dict[str, str], url: str = "") -> None:
         self._socket = socket
         self.cookies = cookies  # name -> value, as the first HTTP response set them
+        self._url = url
+        self._request_ids = itertools.count()
+        self.session_id = ""  # the server's id of this session, from its new_session message
         self._widgets: dict[str, WidgetState] = {}  # every value this session has set, sent with each rerun
         # Large messages by hash, with the run that last used them, kept as the browser's cache keeps them:
         # until the script has finished max_cached_message_age more runs (the server says how many).
@@ -129,7 +136,7 @@ class ProtocolSession:
             max_size=None,  # a page can send several MB (plotly figures)
             proxy=None,
         )
-        return cls(socket, cookies)
+        return cls(socket, cookies, url)
 
     async def close(self) -> None:
         await self._socket.close()
@@ -166,6 +173,7 @@ class ProtocolSession:
                 self._cached[forward.hash] = (self._runs, forward)
             if kind == "new_session":
                 self._max_age = forward.new_session.config.max_cached_message_age
+                self.session_id = forward.new_session.initialize.session_id
             elif kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
                 elements[path] = forward.delta.new_element
             elif kind == "navigation":
@@ -216,6 +224,50 @@ class ProtocolSession:
                 return await self.rerun(timeout, WidgetState(id=proto.id, trigger_value=True))
         kinds = "radio or selectbox" if choice is not None else "button"
         raise ProtocolError(f"no {kinds} called {label!r} on the page")
+
+    async def upload(self, name: str, data: bytes, timeout: float) -> float:
+        """Put a file into the page's file uploader as a browser does (ask for URLs, PUT the file, rerun); seconds taken."""
+        [uploader] = [element.file_uploader for element in self.elements.values() if element.WhichOneof("type") == "file_uploader"]
+        start = time.perf_counter()
+        request = BackMsg()
+        request.file_urls_request.request_id = request_id = f"upload-{next(self._request_ids)}"
+        request.file_urls_request.session_id = self.session_id
+        request.file_urls_request.file_names.append(name)
+        await self._socket.send(request.SerializeToString())
+        urls = await self._file_urls(request_id, timeout)
+        await asyncio.to_thread(self._put, urls.upload_url, name, data, timeout)
+        state = WidgetState(id=uploader.id)
+        info = state.file_uploader_state_value.uploaded_file_info.add()
+        info.name, info.size, info.file_id = name, len(data), urls.file_id
+        info.file_urls.CopyFrom(urls)
+        await self.rerun(timeout - (time.perf_counter() - start), state)
+        return time.perf_counter() - start
+
+    async def _file_urls(self, request_id: str, timeout: float) -> FileURLs:
+        while True:
+            forward = ForwardMsg()
+            forward.ParseFromString(await asyncio.wait_for(self._socket.recv(), timeout))
+            if forward.WhichOneof("type") == "file_urls_response" and forward.file_urls_response.response_id == request_id:
+                if forward.file_urls_response.error_msg:
+                    raise ProtocolError(forward.file_urls_response.error_msg)
+                return forward.file_urls_response.file_urls[0]
+
+    def _put(self, upload_url: str, name: str, data: bytes, timeout: float) -> None:
+        """The browser's multipart PUT of one file, with the session's cookies and the XSRF header."""
+        boundary = uuid.uuid4().hex
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        url = upload_url if upload_url.startswith("http") else self._url + upload_url
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{cookie}={value}" for cookie, value in self.cookies.items())
+        if XSRF_COOKIE in self.cookies:
+            headers["X-Xsrftoken"] = self.cookies[XSRF_COOKIE]
+        with urllib.request.urlopen(urllib.request.Request(url, body, headers, method="PUT"), timeout=timeout) as response:
+            if response.status not in (200, 204):
+                raise ProtocolError(f"upload answered HTTP {response.status}")
 
     def canvas_id(self) -> str | None:
         """The widget id of the page's drawable canvas (a bidirectional component), or None."""

@@ -53,3 +53,15 @@ def square_matrix(matrix: object, name: str) -> np.ndarray:
     if array.shape[0] != array.shape[1]:
         raise ValueError(f"{name} must be square; got shape {array.shape}")
     return array
+
+
+def limit_and_value(limit: float, value: float) -> tuple[str, str]:
+    """`limit` and `value` printed with the fewest significant digits (3 at least) at which they differ.
+
+    For a message that states a limit: limit_and_value(3.4028234664e38, 3.40282357e38) == ("3.402823e+38", "3.402824e+38").
+    """
+    for digits in range(3, 18):
+        shown = f"{limit:.{digits}g}", f"{value:.{digits}g}"
+        if shown[0] != shown[1] or limit == value:
+            return shown
+    return repr(float(limit)), repr(float(value))

@@ -1,46 +1,157 @@
-"""A small thread-safe LRU of what is built from an array, keyed by the array's content.
+"""What is built from data, kept in memory under one byte budget for the whole process.
 
-The slow preparations of core (an image's color table, a tensor's histogram) are rebuilt only
-when new data arrives: a slider that changes k reuses them.
+The slow preparations of core (an image's color table, a tensor's histogram) and the pages' results
+(palettes, PNG files) are rebuilt only when new data arrives: a slider that changes k reuses them.
+Every cache draws on one `MemoryBudget`, counted in bytes: when the total would pass it, the least
+recently used entries go first, whichever cache they belong to. The process's budget is
+DEFAULT_BUDGET_MB unless the environment variable BUDGET_VARIABLE says otherwise.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import os
+import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 import numpy as np
 
 Built = TypeVar("Built")
+BUDGET_VARIABLE = "QUANTIZATION_EXPLORER_CACHE_MB"
+# Sized for a 2 GiB container: ~0.6 GB of server at rest + this + ~0.3 GB for one 4 MP upload in flight
+# + the sessions' own images, with room to spare.
+DEFAULT_BUDGET_MB = 600
+_MISSING = object()
 
 
-class ContentCache(Generic[Built]):
-    """Calls build(array) once per distinct array content (shape, dtype and bytes), keeping the most
-    recently used results while their total size (by `size`, 1 each by default) is within `budget`."""
+class MemoryBudget:
+    """A least-recently-used store of (key -> value) whose values' sizes in bytes add up to at most `limit_bytes`.
 
-    def __init__(self, build: Callable[[np.ndarray], Built], budget: int, size: Callable[[Built], int] = lambda _: 1) -> None:
-        self._build, self._budget, self._size = build, budget, size
-        self._entries: OrderedDict[tuple, Built] = OrderedDict()
+    A value larger than the whole budget is not kept. Thread-safe.
+    """
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = int(limit_bytes)
+        self._entries: OrderedDict[Hashable, tuple[object, int]] = OrderedDict()
+        self._used = 0
         self._lock = threading.Lock()
+
+    @property
+    def used_bytes(self) -> int:
+        """Bytes held now (the sum of the kept values' sizes)."""
+        return self._used
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    def keys(self) -> list[Hashable]:
+        """The keys held, least recently used first."""
+        with self._lock:
+            return list(self._entries)
+
+    def get(self, key: Hashable, default: object = None) -> object:
+        """The value kept for key (now the most recently used), or default."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return default
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, key: Hashable, value: object, size: int) -> None:
+        """Keep value under key as `size` bytes, dropping the least recently used entries until all fit."""
+        with self._lock:
+            self._drop(key)
+            if size > self.limit_bytes:
+                return
+            self._entries[key] = (value, size)
+            self._used += size
+            while self._used > self.limit_bytes:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._used -= dropped
+
+    def discard(self, matches: Callable[[Hashable], bool]) -> None:
+        """Drop every entry whose key matches."""
+        with self._lock:
+            for key in [key for key in self._entries if matches(key)]:
+                self._drop(key)
+
+    def _drop(self, key: Hashable) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._used -= entry[1]
+
+
+def budget_from_environment(environment: dict[str, str] | None = None) -> int:
+    """The process's cache budget in bytes: BUDGET_VARIABLE (megabytes, 1 MB = 10^6 bytes) or DEFAULT_BUDGET_MB."""
+    text = (os.environ if environment is None else environment).get(BUDGET_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_BUDGET_MB * 1_000_000
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = float("nan")
+    if not megabytes >= 0 or megabytes == float("inf"):
+        raise ValueError(f"{BUDGET_VARIABLE} must be a number of megabytes >= 0; got {text!r}")
+    return int(megabytes * 1_000_000)
+
+
+PROCESS_BUDGET = MemoryBudget(budget_from_environment())
+"""The one budget every cache of the app draws on."""
+
+
+def size_in_bytes(value: object) -> int:
+    """Bytes held by value's arrays and byte strings, through dataclasses, tuples, lists and dicts (others: getsizeof)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(size_in_bytes(getattr(value, field.name)) for field in dataclasses.fields(value))
+    if isinstance(value, (tuple, list)):
+        return sum(map(size_in_bytes, value))
+    if isinstance(value, dict):
+        return sum(size_in_bytes(key) + size_in_bytes(item) for key, item in value.items())
+    return sys.getsizeof(value)
+
+
+class ContentCache(Generic[Built]):
+    """Calls build(array) once per distinct array content (shape, dtype and bytes) while the result fits in `budget`.
+
+    Results are kept in the shared budget with their size in bytes (`size_in_bytes` unless `size` is given).
+    """
+
+    def __init__(
+        self,
+        build: Callable[[np.ndarray], Built],
+        budget: MemoryBudget = PROCESS_BUDGET,
+        size: Callable[[Built], int] = size_in_bytes,
+    ) -> None:
+        self._build, self._budget, self._size = build, budget, size
+
+    def __len__(self) -> int:
+        return sum(1 for key in self._budget.keys() if key[0] is self)
+
     def __call__(self, array: np.ndarray) -> Built:
-        """The result of build for array's content: cached, or built now (from a C-contiguous copy if needed)."""
+        """The result of build for array's content: kept, or built now (from a C-contiguous copy if needed)."""
         contiguous = np.ascontiguousarray(array)
-        # SHA-256 runs on the CPU's SHA instructions here: ~0.7 ms per MB, half BLAKE2's time.
-        key = (contiguous.shape, contiguous.dtype.str, hashlib.sha256(memoryview(contiguous).cast("B")).digest())
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-        built = self._build(contiguous)
-        with self._lock:
-            self._entries[key] = built
-            while sum(map(self._size, self._entries.values())) > self._budget:
-                self._entries.popitem(last=False)
+        key = self._key(contiguous)
+        built = self._budget.get(key, _MISSING)
+        if built is _MISSING:
+            built = self._build(contiguous)
+            self._budget.put(key, built, self._size(built))
         return built
+
+    def discard(self, array: np.ndarray) -> None:
+        """Drop what is kept for array's content, if anything (when no one will ask for it again)."""
+        key = self._key(np.ascontiguousarray(array))
+        self._budget.discard(lambda kept: kept == key)
+
+    def _key(self, contiguous: np.ndarray) -> tuple:
+        # SHA-256 runs on the CPU's SHA instructions here: ~0.7 ms per MB, half BLAKE2's time.
+        digest = hashlib.sha256(memoryview(contiguous).cast("B")).digest()
+        return (self, contiguous.shape, contiguous.dtype.str, digest)

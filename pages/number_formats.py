@@ -12,7 +12,7 @@ from core.quantize import format_comparison, formats
 from core.weightfile.read import TensorInfo, open_weights
 from ui.background import run_in_background
 from ui.charts import plotly_chart
-from ui.image_choice import escape_markdown
+from ui.literal_text import literal_text
 from ui.shipped_model import layer_weights
 
 DISTRIBUTION_LABELS = {
@@ -35,7 +35,7 @@ KMEANS_COLOR = "#17becf"
 OUTLIER_PAIRS = {"INT4": ("int4_tensor", "int4_g32"), "FP4 (E2M1)": ("fp4_e2m1", "mxfp4")}
 ROTATION_SEED = 0
 UPLOAD = "upload"
-MAX_UPLOAD_MB = 25  # as the Your weights page (and the server's maxUploadSize)
+MAX_UPLOAD_MB = 25  # as the Your weights page (the transfer cap, server.maxUploadSize, is 26 MiB)
 MAX_FILE_VALUES = 4 * 1024 * 1024  # the scatter costs ~0.9 s of CPU per million values
 ZOOM_BITS = [3.9, 4.8]
 HISTOGRAM_BINS = 81
@@ -216,12 +216,12 @@ def uploaded_weights() -> tuple[str, np.ndarray] | None:
     try:
         tensors = file_tensors(upload.file_id, upload.getvalue(), upload.name)
     except ValueError as error:
-        st.error(f"{escape_markdown(upload.name)} cannot be read: {escape_markdown(str(error))}")
+        st.error(f"{literal_text(upload.name)} cannot be read: {literal_text(str(error))}")
         return None
     usable = [i for i, info in enumerate(tensors) if info.is_float and info.shape and 1 <= info.parameters <= MAX_FILE_VALUES]
     if not usable:
         st.error(
-            f"{escape_markdown(upload.name)} has no floating-point tensor of 1 to {MAX_FILE_VALUES:,} values "
+            f"{literal_text(upload.name)} has no floating-point tensor of 1 to {MAX_FILE_VALUES:,} values "
             "(larger ones: `python -m core.weightfile`)."
         )
         return None
@@ -232,7 +232,7 @@ def uploaded_weights() -> tuple[str, np.ndarray] | None:
     )
     tensor = file_tensor(upload.file_id, upload.getvalue(), upload.name, index)
     if not np.isfinite(tensor).all() or not tensor.any():
-        st.error(f"{escape_markdown(tensors[index].name)} holds NaN/Inf or only zeros: no error to measure. Choose another tensor.")
+        st.error(f"{literal_text(tensors[index].name)} holds NaN/Inf or only zeros: no error to measure. Choose another tensor.")
         return None
     return f"{upload.file_id}:{index}", tensor
 
@@ -275,7 +275,6 @@ if chosen is not None:
     table = {
         "format": results["format"],
         "family": results["family"],
-        "description": [formats.FORMATS[name].description for name in results["format"]],
         "bits per weight": results["bits_per_weight"],
         "relative error": results["relative_error"],
         "SQNR (dB)": results["sqnr_db"],
@@ -287,13 +286,17 @@ if chosen is not None:
         table,
         hide_index=True,
         column_config={
-            "bits per weight": st.column_config.NumberColumn(format="%.4f"),
+            "bits per weight": st.column_config.NumberColumn("bits / weight", format="%.4f"),
             "relative error": st.column_config.NumberColumn(format="%.4f"),
-            "relative error, rotated": st.column_config.NumberColumn(format="%.4f"),
+            "relative error, rotated": st.column_config.NumberColumn(
+                "rotated", format="%.4f", help="Relative error when the weights are rotated first (random-sign Hadamard)"
+            ),
             "SQNR (dB)": st.column_config.NumberColumn(format="%.1f"),
             "max |error|": st.column_config.NumberColumn(format="%.4g"),
         },
     )
+    with st.expander("What each format stores"):
+        st.markdown("\n".join(f"- **{name}**: {formats.FORMATS[name].description}" for name in results["format"]))
     st.caption(
         f"{weights.size:,} weights. Bits per weight = (codes + every scale, zero point and min + padding to whole blocks) / "
         "weights, from each format's block layout; per-tensor FP32 scales add 32 / n. Blocks are consecutive values in "

@@ -205,6 +205,17 @@ st.dataframe(
         "bound": [row["bound"] for row in rows],
     },
     hide_index=True,
+    column_config={  # short headers and fixed digits, so the table fits its column at 1024 px
+        "bits per weight": st.column_config.NumberColumn("bits / weight", format="%.3f"),
+        "weight error": st.column_config.NumberColumn("weight err.", format="%.4f", help="‖W − Ŵ‖_F / ‖W‖_F"),
+        "output error, training digits": st.column_config.NumberColumn(
+            "output err. (train)", format="%.4f", help="‖X(W − Ŵ)ᵀ‖_F / ‖XWᵀ‖_F on the 4,500 training digits it was fitted on"
+        ),
+        "output error, held-out digits": st.column_config.NumberColumn(
+            "output err. (held out)", format="%.4f", help="‖X(W − Ŵ)ᵀ‖_F / ‖XWᵀ‖_F on the 500 held-out digits"
+        ),
+        "bound": st.column_config.NumberColumn("bound", format="%.3g", help="‖W − Ŵ‖₂/‖W‖₂ × cond₂(W), the article's bound"),
+    },
 )
 st.caption(
     f"Bits per weight count everything stored: codes, float16 scales and b-bit zero points (round to nearest, GPTQ), "

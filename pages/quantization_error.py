@@ -7,7 +7,13 @@ import streamlit as st
 
 from ui.charts import plotly_chart
 from ui.error_map import MAX_ERROR, error_map_view
-from ui.image_choice import choose_image, error_by_k, error_map, shown_original_png
+from ui.image_choice import (
+    choose_image,
+    choose_k,
+    error_by_k,
+    error_map,
+    shown_original_png,
+)
 
 SCALES = {
     "largest": "0 … this image's largest error (shows where the error is, at every k)",
@@ -44,7 +50,7 @@ st.write(
     "is from the original, summed over red, green and blue: 0 for a perfect match, at most 765."
 )
 chosen = choose_image()
-k = st.slider("Number of shared colors k", 1, 256, 8, key="quantization_error_k")
+k = choose_k("quantization_error_k")
 scale = st.radio("Color scale of the error map", list(SCALES), format_func=SCALES.get, key="quantization_error_scale")
 view = error_map(chosen, k)
 

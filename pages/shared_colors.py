@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-from PIL import Image, ImageDraw
 
 from core.measure.sizes import float_bytes, index_bits, shared_bytes
 from ui.image_choice import (
     ChosenImage,
     SharedColors,
+    block_locator_png,
     choose_image,
+    choose_k,
+    color_count,
     original_colors,
     original_display_png,
     original_png,
@@ -71,16 +73,6 @@ def legend_html(indices: np.ndarray, palette: np.ndarray) -> str:
     )
 
 
-def locator(image: ChosenImage, top: int, left: int) -> np.ndarray:
-    """A small copy of the image with the magnified block outlined in red."""
-    height, width = image.pixels.shape[:2]
-    scale = min(1.0, LOCATOR_WIDTH / width)
-    thumbnail = Image.fromarray(image.pixels).resize((max(1, round(width * scale)), max(1, round(height * scale))))
-    box = [left * scale - 3, top * scale - 3, (left + BLOCK) * scale + 3, (top + BLOCK) * scale + 3]
-    ImageDraw.Draw(thumbnail).rectangle(box, outline=(255, 0, 0), width=2)
-    return np.asarray(thumbnail)
-
-
 def block_start(label: str, size: int, key: str) -> int:
     """Slider for where the block starts along one side; 0 when the side is no longer than a block."""
     if size <= BLOCK:
@@ -88,7 +80,7 @@ def block_start(label: str, size: int, key: str) -> int:
     return st.slider(label, 0, size - BLOCK, (size - BLOCK) // 2, key=key)
 
 
-def byte_accounting(height: int, width: int, colors: int) -> None:
+def byte_accounting(width: int, height: int, colors: int) -> None:
     """Plain vs shared storage in bytes, explained in one sentence, with the ratio."""
     pixels = height * width
     plain = float_bytes(pixels, 24)
@@ -100,7 +92,7 @@ def byte_accounting(height: int, width: int, colors: int) -> None:
     else:
         how = "with a single color no index is needed at all, only the palette"
     st.write(
-        f"Stored plainly, each of the {height:,} × {width:,} = {pixels:,} pixels takes 3 bytes, "
+        f"Stored plainly, each of the {width:,} × {height:,} = {pixels:,} pixels takes 3 bytes, "
         f"{plain:,} bytes in all; with shared colors {how}: ⌈{pixels:,} × {bits} / 8⌉ = {index_part:,} bytes "
         f"of indices + {colors} × 3 = {3 * colors:,} bytes of palette = {shared:,} bytes, "
         f"{plain / shared:,.1f}× smaller."
@@ -143,7 +135,7 @@ def magnifier(image: ChosenImage, shared: SharedColors) -> None:
     left = block_start("Block left (pixels from the left edge)", width, "shared_colors_left")
     indices = shared.labels[top : top + BLOCK, left : left + BLOCK]
     where, grid, legend = st.columns([5, 5, 4])
-    where.image(locator(image, top, left), caption=f"Block at row {top}, column {left}")
+    where.image(block_locator_png(image, top, left, BLOCK, LOCATOR_WIDTH), caption=f"Block at row {top}, column {left}", output_format="PNG")
     grid.html(block_html(indices, shared.palette))
     legend.html(legend_html(np.unique(indices), shared.palette))
     bits = index_bits(len(shared.palette))
@@ -153,6 +145,32 @@ def magnifier(image: ChosenImage, shared: SharedColors) -> None:
     )
 
 
+def first_steps(image: ChosenImage) -> None:
+    """The image with one shared color, then two, side by side, each with what it does to the picture."""
+    st.subheader("One color, then two")
+    one_col, two_col = st.columns(2)
+    for column, k, text in (
+        (
+            one_col,
+            1,
+            "With one color to share, every pixel gets the same one: the color closest to all of them, "
+            "their average. Nothing is left of the picture but its overall tint, and the file needs no "
+            "index at all, only those 3 bytes of palette.",
+        ),
+        (
+            two_col,
+            2,
+            "With two, k-means splits the pixels into two groups and gives each group its average color. "
+            "Each pixel now needs one bit, which of the two it takes, and shapes come back: wherever the "
+            "groups meet you see an edge.",
+        ),
+    ):
+        shared = shared_colors(image, k)
+        column.image(shared.display_png, caption=color_count(len(shared.palette)), width="stretch", output_format="PNG")
+        column.write(text)
+    st.write("Each extra color can serve one more part of the picture. Your turn: how many does it need to look right?")
+
+
 st.title("Shared colors")
 st.write(
     "A photo stores a full 24-bit color for every pixel. k-means finds the k colors that serve the "
@@ -160,7 +178,10 @@ st.write(
     "Deep Compression applies to a network's weights, made visible. How few colors still look right?"
 )
 chosen = choose_image()
-k = st.slider("Number of shared colors k", 1, 256, 8, key="shared_colors_k")
+first_steps(chosen)
+
+st.subheader("Your turn: choose k")
+k = choose_k("shared_colors_k")
 result = shared_colors(chosen, k)
 colors = len(result.palette)
 
@@ -169,16 +190,16 @@ original_col, shared_col = st.columns(2)
 original_col.image(
     original_display_png(chosen), caption=f"Original: {original_colors(chosen):,} colors", width="stretch", output_format="PNG"
 )
-shared_col.image(result.png, caption=f"{colors} shared colors", width="stretch", output_format="PNG")
+shared_col.image(result.display_png, caption=color_count(colors), width="stretch", output_format="PNG")
 if colors < k:
     st.info(f"This image has only {colors} distinct color{'s' if colors > 1 else ''}, so no more can be shared.")
 
 st.subheader("The palette, most used first")
-shares = np.bincount(result.labels.ravel(), minlength=colors) / result.labels.size
-st.html(swatches_html(result.palette, shares))
+st.html(swatches_html(result.palette, result.shares))
 
 st.subheader("Bytes")
-byte_accounting(*chosen.pixels.shape[:2], colors)
+height, width = chosen.pixels.shape[:2]
+byte_accounting(width, height, colors)
 st.caption(
     f"The article sizes its {ARTICLE_WIDTH} × {ARTICLE_HEIGHT} photo from {ARTICLE_PIXELS:,} pixels; "
     f"{ARTICLE_WIDTH} × {ARTICLE_HEIGHT} is {ARTICLE_WIDTH * ARTICLE_HEIGHT:,}, so its byte counts are "

@@ -18,12 +18,12 @@ from core.weightfile.export import quantized_file, report_to_csv, report_to_json
 from core.weightfile.report import METHODS, WeightReport, report_weights
 from ui.background import run_in_background
 from ui.charts import plotly_chart
-from ui.image_choice import escape_markdown
+from ui.literal_text import literal_text
 
-# The page's upload cap (the app-wide server.maxUploadSize is 25 MB too), checked in chosen_file, not only by
+# The page's upload cap (the transfer cap, server.maxUploadSize, is 26 MiB, just above), checked in chosen_file, not only by
 # the browser: an upload and its report live in a worker's memory while several sessions share the replica.
 MAX_UPLOAD_MB = 25
-MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1_000_000  # 25 MB as every browser counts it (Windows counts MiB)
 MAX_TENSORS = 10_000
 MAX_FLOAT_BYTES = 200_000_000  # an .npz can unpack to more than it uploads: bound the worker's memory
 HEATMAP_ROWS = 60
@@ -81,35 +81,66 @@ def chosen_file() -> tuple[str, str, str | bytes] | None:
         return None
     if upload.size > MAX_UPLOAD_BYTES:
         st.error(
-            f"**{escape_markdown(upload.name)}** is {upload.size / 2**20:,.1f} MB, over this page's {MAX_UPLOAD_MB} MB cap. "
+            f"“{literal_text(upload.name)}” is {upload.size / 1e6:,.1f} MB, over this page's {MAX_UPLOAD_MB} MB cap. "
             "Report it from the command line: `python -m core.weightfile PATH`."
         )
         return None
     return upload_digest(upload), upload.name, upload.getvalue()
 
 
-def tensor_table(report: WeightReport, method: str, allocation: budget.BitAllocation) -> pd.DataFrame:
+def allocation_table(report: WeightReport, method: str, allocation: budget.BitAllocation) -> pd.DataFrame:
+    """One row per tensor: its size, the bits the budget gave it and the SQNR they reach, or why it was kept."""
     rows = []
     for tensor in report.tensors:
-        statistics = tensor.statistics
         bits = allocation.bits.get(tensor.name)
         rows.append(
             {
                 "tensor": tensor.name,  # dataframe cells are literal text: a name with HTML shows as typed
                 "shape": " × ".join(map(str, tensor.shape)) or "scalar",
-                "dtype": tensor.dtype,
                 "parameters": tensor.parameters,
                 "chosen bits": bits,
                 "SQNR dB at chosen bits": float(tensor.sqnr_db(method)[report.bit_widths.index(bits)]) if bits else None,
-                "std": statistics.std if statistics else None,
-                "max|w| / std": statistics.max_abs_over_std if statistics else None,
-                "excess kurtosis": statistics.excess_kurtosis if statistics else None,
-                "share beyond 6σ": statistics.beyond_6_sigma if statistics else None,
-                "stored bytes": tensor.stored_bytes,
                 "status": tensor.status,
             }
         )
     return pd.DataFrame(rows)
+
+
+ALLOCATION_COLUMNS = {
+    "tensor": st.column_config.TextColumn(pinned=True),  # long names (LLM checkpoints) scroll sideways: keep the name in view
+    "parameters": st.column_config.NumberColumn(format="localized"),
+    "chosen bits": st.column_config.NumberColumn("bits", help="The bits per weight the budget chose for this tensor"),
+    "SQNR dB at chosen bits": st.column_config.NumberColumn("SQNR (dB)", format="%.1f", help="At the chosen bits"),
+}
+
+
+def spread_table(report: WeightReport) -> pd.DataFrame:
+    """One row per tensor: how it is stored and how its values spread (the statistics that predict trouble)."""
+    rows = []
+    for tensor in report.tensors:
+        statistics = tensor.statistics
+        rows.append(
+            {
+                "tensor": tensor.name,
+                "dtype": tensor.dtype,
+                "stored bytes": tensor.stored_bytes,
+                "std": statistics.std if statistics else None,
+                "max|w| / std": statistics.max_abs_over_std if statistics else None,
+                "excess kurtosis": statistics.excess_kurtosis if statistics else None,
+                "share beyond 6σ": statistics.beyond_6_sigma if statistics else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+SPREAD_COLUMNS = {
+    "tensor": st.column_config.TextColumn(pinned=True),
+    "stored bytes": st.column_config.NumberColumn("bytes", format="localized", help="Bytes of tensor data in the file, as stored"),
+    "std": st.column_config.NumberColumn(format="%.4g"),
+    "max|w| / std": st.column_config.NumberColumn("max|w|/std", format="%.1f"),
+    "excess kurtosis": st.column_config.NumberColumn("kurtosis", format="%.2f", help="Excess kurtosis: 0 for a Gaussian"),
+    "share beyond 6σ": st.column_config.NumberColumn("beyond 6σ", format="%.2g", help="Share of the weights beyond 6 standard deviations"),
+}
 
 
 def heatmap(report: WeightReport, method: str) -> go.Figure:
@@ -200,14 +231,14 @@ digest, name, source = picked
 try:
     report = analysed(digest, name, source)
 except (ValueError, MemoryError) as error:  # every message of core.weightfile starts with the file's name
-    st.error(f"{escape_markdown(str(error) or type(error).__name__)}. Nothing was read from it; choose another file.")
+    st.error(f"{literal_text(str(error) or type(error).__name__)}. Nothing was read from it; choose another file.")
     st.stop()
 
 quantized = report.quantized_tensors
 kept = [tensor for tensor in report.tensors if not tensor.quantized]
 parameters = sum(tensor.parameters for tensor in quantized)
 st.caption(
-    f"**{escape_markdown(name)}**: {len(report.tensors):,} tensors, {sum(t.parameters for t in report.tensors):,} parameters, "
+    f"“{literal_text(name)}”: {len(report.tensors):,} tensors, {sum(t.parameters for t in report.tensors):,} parameters, "
     f"{sum(t.stored_bytes for t in report.tensors):,} bytes of tensor data; {len(quantized):,} float tensors quantized"
     + (f", {len(kept):,} kept as stored (see their status)." if kept else ".")
 )
@@ -268,7 +299,12 @@ st.caption(
 )
 
 st.subheader("Every tensor")
-st.dataframe(tensor_table(report, method, allocation), hide_index=True, width="stretch")
+st.dataframe(allocation_table(report, method, allocation), hide_index=True, width="stretch", column_config=ALLOCATION_COLUMNS)
+if kept:  # their reasons are too long for the status column to show whole
+    with st.expander(f"Why {len(kept):,} tensor{'s were' if len(kept) != 1 else ' was'} kept as stored"):
+        st.markdown("\n".join(f"- **{literal_text(tensor.name)}**: {literal_text(tensor.status)}" for tensor in kept))
+st.markdown("**How each tensor is stored, and how its values spread**")
+st.dataframe(spread_table(report), hide_index=True, width="stretch", column_config=SPREAD_COLUMNS)
 st.caption(
     "Large max|w|/std, excess kurtosis (0 for a Gaussian) and a share beyond 6σ (a Gaussian has 2·10⁻⁹) predict "
     "trouble: one outlier stretches a linear scale and leaves the other weights few levels."

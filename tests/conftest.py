@@ -223,7 +223,7 @@ class AppPage:
         sidebar.get_by_text("your own image").click()
         self.wait_idle()
         self.page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(path)
-        sidebar.get_by_text(f"Showing {path.name}:").wait_for()
+        sidebar.get_by_text(f"Showing “{path.name}”:").wait_for()
         self.wait_idle()
 
     def press_slider(self, slider, key: str) -> None:
@@ -317,3 +317,8 @@ def app_page(chromium, streamlit_server):
     context.set_default_timeout(ELEMENT_TIMEOUT_MS)
     yield AppPage(context.new_page(), streamlit_server)
     context.close()
+
+
+def as_read(markdown: str) -> str:
+    """Markdown source as a reader sees it: backslash escapes resolved, no-break spaces as spaces, word joiners gone."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u00a0", " ").replace("\u2060", "")

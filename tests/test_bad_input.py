@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -18,12 +19,14 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from conftest import ROOT
-from PIL import Image
+from conftest import ROOT, as_read
+from image_files import png_file
+from PIL import Image, ImageFile, TiffImagePlugin
 from streamlit.testing.v1 import AppTest
 
-from core.images.io import MAX_SOURCE_PIXELS
-from ui.image_choice import IMAGE_KEY, OWN_IMAGE, SOURCE_KEY, escape_markdown
+from core.images.io import MAX_FILE_BYTES, MAX_FRAMES_COUNTED, MAX_SOURCE_PIXELS, load_image
+from ui.image_choice import IMAGE_KEY, OWN_IMAGE, SOURCE_KEY
+from ui.literal_text import literal_text
 
 # Every module in pages/ is a page (the code pages share lives in ui/); each draws a title.
 PAGE_SCRIPTS = sorted(path for path in (ROOT / "pages").glob("*.py") if "st.title(" in path.read_text())
@@ -95,6 +98,31 @@ def transparent_png() -> bytes:
     return encoded(Image.fromarray(rgba, "RGBA"), "PNG")
 
 
+def strip_png(width: int, height: int) -> bytes:
+    """A complete 1-bit black width × height PNG: a 1500×1 one is 90 bytes, a 40,000,000×1 one 4.9 kB."""
+    row = b"\x00" + b"\x00" * ((width + 7) // 8)  # filter byte + packed bits
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    data = zlib.compress(row * height, 9)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
+
+
+def jpeg_claiming_more_than_it_holds() -> bytes:
+    """The 631-byte start of an 8000×5000 JPEG, closed with an end-of-image marker: libjpeg fills the rest with gray."""
+    whole = encoded(Image.new("RGB", (8000, 5000), (200, 30, 30)), "JPEG", quality=50)
+    return whole[:629] + b"\xff\xd9"
+
+
+def many_page_tiff(pages: int = 3 * MAX_FRAMES_COUNTED) -> bytes:
+    page = Image.new("L", (1, 1), 0)
+    return encoded(page, "TIFF", save_all=True, append_images=[page] * (pages - 1))
+
+
+def thirty_two_bit_tiff() -> bytes:
+    """A 32-bit integer ("I") TIFF holding 0…252 in 253 columns: an 8-bit ramp stored in 32 bits."""
+    ramp = np.tile(np.arange(253, dtype=np.int32), (20, 1))
+    return encoded(Image.fromarray(ramp, "I"), "TIFF")
+
+
 def near(pixels: np.ndarray, color: tuple[int, int, int], tolerance: int = 0) -> bool:
     return bool(np.abs(pixels.astype(int) - np.array(color)).max() <= tolerance)
 
@@ -115,7 +143,28 @@ class Upload:
 UPLOADS = [
     Upload("empty.png", lambda: b"", problem="empty"),
     Upload("notes.png", lambda: b"These are my notes, not a picture.\n" * 20, problem="not an image"),
-    Upload("truncated.jpg", truncated_jpeg, problem="not a readable image"),
+    Upload("truncated.jpg", truncated_jpeg, problem="truncated"),
+    # Strips: refused from the header, before any decode or resize, with the limit and the received size.
+    Upload("strip_1500x1.png", lambda: strip_png(1500, 1), problem="1,500×1 pixels, a side ratio of 1,500.0:1; at most 20:1"),
+    Upload("strip_3000x2.png", lambda: strip_png(3000, 2), problem="3,000×2 pixels"),
+    Upload("strip_60000x1.png", lambda: strip_png(60_000, 1), problem="60,000×1 pixels"),
+    Upload("tall_1x70000.png", lambda: strip_png(1, 70_000), problem="1×70,000 pixels"),
+    Upload("strip_40000000x1.png", lambda: strip_png(40_000_000, 1), problem="40,000,000×1 pixels"),
+    Upload("claims_8000x5000.jpg", jpeg_claiming_more_than_it_holds, problem="truncated: a complete 8000×5000 JPEG holds at least 78,125 bytes"),
+    Upload("too_big.png", lambda: b"\x89PNG" + bytes(MAX_FILE_BYTES), problem=f"{MAX_FILE_BYTES + 4:,} bytes; at most {MAX_FILE_BYTES:,} bytes"),
+    Upload(
+        "pages.tiff",
+        many_page_tiff,
+        size=(1, 1),
+        notice=f"at least {MAX_FRAMES_COUNTED} frames (counting stopped there)",
+    ),
+    Upload(
+        "ramp_int32.tiff",
+        thirty_two_bit_tiff,
+        size=(253, 20),
+        looks_right=lambda pixels: bool((pixels[0, :, 0] == np.arange(253)).all()),  # 0…252 kept, not near black
+        notice="32-bit integer pixels, all within 0…255",
+    ),
     Upload("bomb.png", decompression_bomb, problem=f"at most {MAX_SOURCE_PIXELS:,}"),
     Upload(
         "dot.png",
@@ -172,7 +221,7 @@ UPLOADS = [
 
 
 def k_slider(app: AppTest):
-    [slider] = [slider for slider in app.slider if slider.label.startswith("Number of shared colors")]
+    [slider] = [slider for slider in app.select_slider if slider.label.startswith("Number of shared colors")]
     return slider
 
 
@@ -202,16 +251,16 @@ def test_upload_gives_a_correct_image_or_names_the_problem(image_page, case):
     sidebar = [element.value for element in [*app.sidebar.caption, *app.sidebar.info, *app.sidebar.error]]
     if case.problem:
         errors = [error.value for error in app.sidebar.error]
-        assert len(errors) == 1 and escape_markdown(case.name) in errors[0] and case.problem in errors[0], sidebar
+        assert len(errors) == 1 and f"“{case.name}”" in as_read(errors[0]) and case.problem in as_read(errors[0]), sidebar
         assert chosen.name == PREVIOUS and np.array_equal(chosen.pixels, previous), "the last good image must stay"
     else:
         assert not app.error, [error.value for error in app.error]
         width, height = case.size
-        assert f"Showing **{escape_markdown(case.name)}**: {width}×{height}" in " ".join(sidebar), sidebar
+        assert f"Showing “{case.name}”: {width:,} × {height:,}" in as_read(" ".join(sidebar)), sidebar
         assert chosen.pixels.shape == (height, width, 3)
         assert case.looks_right(chosen.pixels), chosen.pixels
         if case.notice:
-            assert any(case.notice in info.value for info in app.sidebar.info), sidebar
+            assert any(case.notice in as_read(info.value) for info in app.sidebar.info), sidebar
 
     k_slider(app).set_value(3).run()  # the next action still works; a refused file's message may stay in the sidebar
     assert not app.exception, app.exception
@@ -219,8 +268,44 @@ def test_upload_gives_a_correct_image_or_names_the_problem(image_page, case):
     assert app.metric, "the page shows its numbers again"
 
 
+def test_a_strip_of_a_few_kilobytes_is_refused_before_any_decode_or_resize(monkeypatch):
+    work = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: work.append("decode"))
+    monkeypatch.setattr(Image.Image, "resize", lambda self, *args, **kwargs: work.append("resize"))
+    data = strip_png(40_000_000, 1)
+    assert len(data) < 5_000
+    with pytest.raises(ValueError, match="at most 20:1"):
+        load_image(data)
+    assert work == []
+
+
+def test_a_tiff_of_many_pages_is_read_only_up_to_the_frame_cap(monkeypatch):
+    visited = []
+    original = TiffImagePlugin.TiffImageFile._seek
+    monkeypatch.setattr(TiffImagePlugin.TiffImageFile, "_seek", lambda self, frame: visited.append(frame) or original(self, frame))
+    loaded = load_image(many_page_tiff(pages=20 * MAX_FRAMES_COUNTED))
+    assert max(visited) < MAX_FRAMES_COUNTED  # Pillow's n_frames would have walked all 2,000 pages
+    assert loaded.notices == (f"The file holds at least {MAX_FRAMES_COUNTED} frames (counting stopped there); the first one is used.",)
+
+
+def test_a_float32_limit_message_shows_digits_that_differ():
+    app = run_page(ROOT / "pages" / "data_types.py")
+    widget(app, "text_input", app.text_input[0].label).set_value("3.40282357e38").run()
+    [error] = [error.value for error in app.error]
+    numbers = re.findall(r"\d\.\d+e\+\d+", error)
+    assert len(numbers) == 2 and numbers[0] != numbers[1], error
+    assert float(numbers[0]) < float(numbers[1])  # the value received really is above the limit shown
+
+
 # A select slider's raw options cannot be read back from AppTest (only their labels), so its ends are listed here.
-SELECT_SLIDER_ENDS = {("autoencoder", "Bits per weight"): [1, 8, "float"]}
+SELECT_SLIDER_ENDS = {
+    ("autoencoder", "Bits per weight"): [1, 8, "float"],
+    ("output_aware", "Bits per code"): [1, 4],
+    ("output_aware", "Sub-vector length (block)"): [1, 16],
+    ("output_aware", "Codewords (k)"): [2, 256],
+    ("shared_colors", "Number of shared colors k"): [1, 256],
+    ("quantization_error", "Number of shared colors k"): [1, 256],
+}
 # Buttons to press before the controls move, so the extremes reach the page's results (AppTest cannot draw).
 FIRST_PRESS = {"autoencoder": "Use a held-out digit"}
 
@@ -332,3 +417,63 @@ def test_canvas_scribbled_full_white_gives_a_result_or_a_message(autoencoder_pag
     autoencoder_page.press_slider(bits, "Home")
     assert autoencoder_page.wait_numbers_change(before) != before, "the page must still answer the next action"
     no_traceback(autoencoder_page)
+
+
+HOSTILE_NAMES = [
+    "# Heading.png",
+    "1986. A good year.png",
+    "- bullet.png",
+    "a&lt;b&gt;.png",
+    "see https://example.com/x for it.png",
+    "   three leading spaces.png",
+    "**not bold**.png",
+]
+SIDEBAR_MARKUP_JS = """() => {
+  const sidebar = document.querySelector('[data-testid=stSidebarUserContent]');
+  return [...sidebar.querySelectorAll('h1, h2, h3, h4, h5, h6, ol, ul, li, a, strong, em, code')].map(e => e.outerHTML);
+}"""
+
+
+def open_own_image(app_page):
+    app_page.open("Shared colors")
+    sidebar = app_page.page.locator("[data-testid=stSidebarUserContent]")
+    sidebar.get_by_text("your own image").click()
+    app_page.wait_idle()
+    return sidebar
+
+
+def test_file_names_show_as_typed_in_captions_and_errors(app_page):
+    sidebar = open_own_image(app_page)
+    dropzone = app_page.page.locator("[data-testid=stFileUploaderDropzoneInput]")
+    good = encoded(Image.new("RGB", (12, 8), (10, 120, 200)), "PNG")
+    for name in HOSTILE_NAMES:
+        for data, shown in ((good, f"Showing “{name}”: 12 × 8"), (b"not an image", f"“{name}” cannot be used")):
+            dropzone.set_input_files(files=[{"name": name, "mimeType": "image/png", "buffer": data}])
+            sidebar.get_by_text(shown.split("“")[0] + "“").first.wait_for()
+            app_page.wait_idle()
+            text = sidebar.inner_text().replace("\u00a0", " ").replace("\u2060", "")  # both invisible
+            assert shown in text, (name, text)
+            assert app_page.page.evaluate(SIDEBAR_MARKUP_JS) == [], name  # no heading, list, link or emphasis
+    no_traceback(app_page)
+
+
+@pytest.mark.parametrize(
+    ("platform", "size", "message"),
+    [
+        # Windows browsers count the uploader's 25 MB as 25 MiB and send this file; the app names the limit.
+        ("Win32", 25 * 1024 * 1024, f"the file is 26,214,400 bytes; at most {MAX_FILE_BYTES:,} bytes (25 MB) are accepted"),
+        # Other browsers count 25,000,000 bytes and refuse a byte more themselves, in the same 25 MB.
+        ("Linux x86_64", MAX_FILE_BYTES + 1, "File must be 25.0MB or smaller."),
+    ],
+)
+def test_an_upload_over_the_cap_gets_the_size_message_in_every_browser(app_page, tmp_path, platform, size, message):
+    app_page.page.context.add_init_script(f"Object.defineProperty(navigator, 'platform', {{get: () => '{platform}'}})")
+    sidebar = open_own_image(app_page)
+    path = tmp_path / "large.png"
+    path.write_bytes(b"\x89PNG" + bytes(size - 4))
+    app_page.page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(path)
+    sidebar.get_by_text(message).wait_for()
+    app_page.wait_idle()
+    text = sidebar.inner_text()
+    assert "413" not in text and "AxiosError" not in text, text
+    no_traceback(app_page)

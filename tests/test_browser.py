@@ -145,7 +145,7 @@ def test_uploaded_image_is_the_one_quantized(app_page, tmp_path):
     Image.fromarray(pixels).save(path)
 
     app_page.upload_image(UPLOAD_PAGES[0], path)
-    assert "Showing quadrants.png: 120×80" in app_page.page.locator("[data-testid=stSidebarUserContent]").inner_text()
+    assert "Showing “quadrants.png”: 120 × 80" in app_page.page.locator("[data-testid=stSidebarUserContent]").inner_text()
     app_page.wait_drawn()
     assert_clean(app_page)
 

@@ -1,6 +1,16 @@
-import numpy as np
+import dataclasses
 
-from core.content_cache import ContentCache
+import numpy as np
+import pytest
+
+from core.content_cache import (
+    BUDGET_VARIABLE,
+    DEFAULT_BUDGET_MB,
+    ContentCache,
+    MemoryBudget,
+    budget_from_environment,
+    size_in_bytes,
+)
 
 
 def counting_cache(budget: int, size=lambda _: 1) -> tuple[ContentCache, list]:
@@ -10,7 +20,7 @@ def counting_cache(budget: int, size=lambda _: 1) -> tuple[ContentCache, list]:
         built.append(array.copy())
         return float(array.sum())
 
-    return ContentCache(build, budget, size), built
+    return ContentCache(build, MemoryBudget(budget), size), built
 
 
 def test_builds_once_per_content_whatever_the_object():
@@ -47,6 +57,57 @@ def test_budget_counts_sizes():
     assert len(built) == 2
 
 
+def test_a_result_larger_than_the_budget_is_returned_but_not_kept():
+    cache, built = counting_cache(budget=10, size=lambda total: int(total))
+    assert cache(np.array([11.0])) == 11.0
+    assert len(cache) == 0
+    cache(np.array([11.0]))
+    assert len(built) == 2
+
+
+def test_caches_sharing_a_budget_evict_each_other_least_recently_used_first():
+    budget = MemoryBudget(100)
+    small = ContentCache(lambda array: np.zeros(5), budget)  # 40 bytes each
+    large = ContentCache(lambda array: np.zeros(7), budget)  # 56 bytes each
+    small(np.array([1])), large(np.array([1]))
+    assert budget.used_bytes == 96 and len(budget) == 2
+    small(np.array([2]))  # 136 > 100: the least recently used, small's first entry, goes
+    assert (len(small), len(large), budget.used_bytes) == (1, 1, 96)
+    large(np.array([2]))  # now large's first entry is the least recently used
+    assert (len(small), len(large), budget.used_bytes) == (1, 1, 96)
+    assert [key[0] for key in budget.keys()] == [small, large]
+
+
 def test_builds_from_a_contiguous_array():
-    cache = ContentCache(lambda array: array.flags.c_contiguous, budget=2)
+    cache = ContentCache(lambda array: array.flags.c_contiguous, MemoryBudget(100))
     assert cache(np.arange(20.0).reshape(4, 5)[:, ::2])
+
+
+@dataclasses.dataclass
+class Result:
+    pixels: np.ndarray
+    files: tuple[bytes, ...]
+    table: dict
+
+
+def test_size_counts_arrays_and_bytes_through_containers():
+    result = Result(np.zeros((10, 10), np.uint16), (b"x" * 100, b"y" * 7), {"a": np.zeros(3)})
+    assert size_in_bytes(result) == 200 + 107 + 24 + size_in_bytes("a")
+
+
+def test_budget_comes_from_the_environment_in_megabytes():
+    assert budget_from_environment({}) == DEFAULT_BUDGET_MB * 1_000_000
+    assert budget_from_environment({BUDGET_VARIABLE: "250"}) == 250_000_000
+    assert budget_from_environment({BUDGET_VARIABLE: "0"}) == 0
+    for junk in ("-1", "lots", "inf", "nan"):
+        with pytest.raises(ValueError, match=BUDGET_VARIABLE):
+            budget_from_environment({BUDGET_VARIABLE: junk})
+
+
+def test_discard_drops_only_that_content():
+    cache, built = counting_cache(budget=8)
+    cache(np.zeros(2)), cache(np.ones(2))
+    cache.discard(np.zeros(2).copy())
+    assert len(cache) == 1
+    cache(np.ones(2)), cache(np.zeros(2))
+    assert len(built) == 3

@@ -2,9 +2,11 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.compress.dcfile import load_compressed
 from core.compress.shipped import dc_path, load_results
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "deep_compression.py")
@@ -29,9 +31,11 @@ def test_lenet_300_100_shows_the_real_file_and_its_accuracy(app):
 
 
 def test_per_layer_table_is_the_papers_table_2(app):
-    table = app.dataframe[0].value
-    assert list(table["layer"]) == ["ip1", "ip2", "ip3"]
-    assert list(table["weights"]) == ["235,200", "30,000", "1,000"]
+    table = app.dataframe[0].value  # sideways: one column per layer
+    assert list(table.columns) == ["ip1", "ip2", "ip3"]
+    assert list(table.loc["weights"]) == ["235,200", "30,000", "1,000"]
+    state = load_compressed(dc_path("lenet_300_100").read_bytes())  # kept = nonzero weights, not stored entries
+    assert list(table.loc["kept"]) == [f"{np.count_nonzero(state[f'{layer}.weight']) / state[f'{layer}.weight'].size:.1%}" for layer in table.columns]
 
 
 def test_initialisation_sentence_comes_from_the_measurements(app):
@@ -44,7 +48,7 @@ def test_lenet5_adds_conv_against_fc(app):
     assert not app.exception and not app.error
     text = " ".join(m.value for m in app.markdown)
     assert "LeNet-5 needs" in text
-    assert list(app.dataframe[0].value["layer"]) == ["conv1", "conv2", "ip1", "ip2"]
+    assert list(app.dataframe[0].value.columns) == ["conv1", "conv2", "ip1", "ip2"]
 
 
 def test_the_autoencoder_asks_for_a_run(app):

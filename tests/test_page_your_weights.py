@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import as_read
 from safetensors.numpy import save as save_numpy
 from streamlit.testing.v1 import AppTest
 
 from core.weightfile.budget import allocate_bits
 from core.weightfile.report import report_weights
-from ui.image_choice import escape_markdown
+from ui.literal_text import literal_text
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "your_weights.py")
@@ -117,7 +118,7 @@ def test_a_bad_upload_names_its_problem_and_the_page_keeps_working(name: str, da
     upload(app, name, data)
     assert not app.exception
     errors = [error.value for error in app.error]
-    assert len(errors) == 1 and escape_markdown(problem) in errors[0] and escape_markdown(name) in errors[0], errors
+    assert len(errors) == 1 and problem in as_read(errors[0]) and name in as_read(errors[0]), errors
     upload(app, "good.safetensors", GOOD)  # the next file works
     assert not app.exception and not app.error and "Quantized file" in metrics(app)
 
@@ -137,6 +138,9 @@ def test_nan_empty_scalar_and_integer_tensors_are_listed_with_their_status() -> 
     status = dict(zip(app.dataframe[0].value["tensor"], app.dataframe[0].value["status"]))
     assert status["broken"] == "holds 1 NaN/Inf value: reported, not quantized"
     assert "empty" in status["empty"] and "0-d" in status["scalar"] and "integer" in status["steps"] and status["w"] == "quantized"
+    reasons = next(markdown.value for markdown in app.markdown if "- **broken**" in markdown.value)  # whole, beside the cut-off column
+    assert f"- **broken**: {literal_text(status['broken'])}" in reasons.splitlines() and "**w**" not in reasons
+    assert len(reasons.splitlines()) == 4
 
 
 def test_a_tensor_name_with_html_is_shown_as_text() -> None:
@@ -146,7 +150,7 @@ def test_a_tensor_name_with_html_is_shown_as_text() -> None:
     assert not app.exception and not app.error
     assert app.dataframe[0].value["tensor"].tolist() == [name]  # a dataframe cell is literal text
     caption = next(caption.value for caption in app.caption if "tensors," in caption.value)
-    assert "\\<script\\>x\\</script\\>" in caption  # markdown shows the file name as typed
+    assert "\\<script\\>x\\<\\/script\\>" in caption and "“<script>x</script>.safetensors”" in as_read(caption)  # shown as typed
 
 
 def test_a_file_with_only_integers_says_so() -> None:

@@ -34,7 +34,8 @@ def is_forbidden(call: ast.Call) -> bool:
 def test_server_keeps_xsrf_protection_and_caps_uploads() -> None:
     server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
     assert server["enableXsrfProtection"] is True
-    assert 0 < server["maxUploadSize"] <= 25  # megabytes
+    # MiB: the transfer cap, just above the image uploader's own 25 MB so its framing always fits (ui/image_choice.py).
+    assert 0 < server["maxUploadSize"] <= 26
 
 
 def test_no_code_path_unpickles_evaluates_or_reaches_a_shell() -> None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import streamlit as st
 
 from ui.charts import canvas_component, mount, nice_ticks, presentation_on, revision
+from ui.image_choice import color_count
 
 MAX_ERROR = 765  # 3 channels × 255
 # White for no error, then yellow to deep red: lightness falls steadily, so more error reads as darker.
@@ -46,7 +47,7 @@ def error_map_view(
         "ticks": nice_ticks(scale_max),
         "colorscale": WHITE_TO_DEEP_RED,
         "colorbar_title": COLORBAR_TITLE,
-        "titles": ["Original", f"{colors} shared color{'s' if colors != 1 else ''}", "Error E per pixel"],
+        "titles": ["Original", color_count(colors), "Error E per pixel"],
         "presentation": presentation_on(),
     }
     data["revision"] = revision(data)

@@ -100,10 +100,12 @@ def _weight_names(net: Network) -> dict[str, str]:
 
 
 def layer_table(data: bytes, float_bytes: int) -> list[dict]:
-    """Per layer of a Huffman-coded .dc file: weights, kept fraction, weight bits and index bits before and
-    after Huffman (bits per entry, from the blocks' real lengths), the layer's bytes (blocks + tables +
-    codebook + biases), its share of the file, and its bytes over the model's float32 bytes."""
+    """Per layer of a Huffman-coded .dc file: weights, kept weights (nonzero after decoding: the stored entries
+    also count filler zeros), weight bits and index bits before and after Huffman (bits per entry, from the
+    blocks' real lengths), the layer's bytes (blocks + tables + codebook + biases), its share of the file,
+    and its bytes over the model's float32 bytes."""
     header, _ = read_header(data)
+    state = load_compressed(data)
     rows: dict[str, dict] = {}
     for entry in header["tensors"]:
         layer, kind = entry["name"].rsplit(".", 1)
@@ -115,6 +117,7 @@ def layer_table(data: bytes, float_bytes: int) -> list[dict]:
             row.update(
                 weights=weights,
                 entries=entries,
+                kept=int(np.count_nonzero(state[entry["name"]])),
                 weight_bits=entry.get("weight_bits", 32),
                 index_bits=entry["index_bits"],
                 weight_bits_huffman=8 * entry["codes"][1] / max(entries, 1) if "codes" in entry else None,

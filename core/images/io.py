@@ -1,12 +1,17 @@
 """Image files in and out: decode an upload to a plain (H, W, 3) uint8 RGB array, encode PNGs.
 
-Every image read goes through `load_image`: one frame, EXIF orientation applied, transparency
-composited on white, grayscale / palette / CMYK / 16-bit converted to 8-bit RGB, and at most
-`max_pixels` pixels. Anything Pillow cannot decode safely becomes a ValueError.
+Every image read goes through `load_image`, which decides what the image pages accept. The cheap
+checks come first, from the file's length and header alone: at most MAX_FILE_BYTES, a declared
+canvas of at most MAX_SOURCE_PIXELS with sides at most MAX_ASPECT_RATIO:1, and (JPEG) enough data
+for the declared canvas. Only then is the image decoded: one frame (frames are counted up to
+MAX_FRAMES_COUNTED, never all of them), EXIF orientation applied, transparency composited on white,
+grayscale / palette / CMYK / 16- and 32-bit converted to 8-bit RGB, and at most `max_pixels` pixels.
+Anything Pillow cannot decode safely becomes a ValueError naming the limit and what was received.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import io
@@ -21,9 +26,17 @@ from core.checks import integer_in_range, rgb_image
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 UPLOAD_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")
+MAX_FILE_BYTES = 25_000_000  # 25 MB as every browser counts it (Windows counts MB in MiB: 26,214,400)
 MAX_PIXELS = 4_000_000
 # Larger sources are refused before decoding: a small file can declare a huge canvas.
 MAX_SOURCE_PIXELS = 40_000_000
+# A longer strip is a line, not a picture, in a page column (and a 40,000,000×1 PNG takes 4.9 kB).
+MAX_ASPECT_RATIO = 20
+# Counting every page of a TIFF costs time quadratic in the pages (200,000 took minutes); only the first is used.
+MAX_FRAMES_COUNTED = 100
+# Every Huffman-coded JPEG block costs at least one bit: a shorter file cannot hold its declared canvas.
+_JPEG_MIN_BITS_PER_BLOCK = 1
+_JPEG_ARITHMETIC_MARKERS = (b"\xff\xc9", b"\xff\xca", b"\xff\xcb", b"\xff\xcd", b"\xff\xce", b"\xff\xcf")
 SAMPLE_IMAGES = ("china.jpg", "flower.jpg")
 ORIENTATION_TAG = 0x0112
 
@@ -45,12 +58,15 @@ def load_image(data: bytes, max_pixels: int = MAX_PIXELS) -> LoadedImage:
     max_pixels = integer_in_range(max_pixels, "max_pixels", 1, MAX_SOURCE_PIXELS)
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ValueError(f"data must be the bytes of an image file; got {type(data).__name__}")
+    data = bytes(data)
     if len(data) == 0:
         raise ValueError(f"the file is empty (0 bytes); accepted formats: {', '.join(ACCEPTED_FORMATS)}")
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"the file is {len(data):,} bytes; at most {MAX_FILE_BYTES:,} bytes ({MAX_FILE_BYTES / 1e6:g} MB) are accepted")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the stricter cap below applies
         try:
-            image = Image.open(io.BytesIO(bytes(data)), formats=ACCEPTED_FORMATS)
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
         except Image.UnidentifiedImageError as error:
             raise ValueError(
                 f"the file is not an image in an accepted format ({', '.join(ACCEPTED_FORMATS)})"
@@ -59,13 +75,15 @@ def load_image(data: bytes, max_pixels: int = MAX_PIXELS) -> LoadedImage:
             raise ValueError(_too_large(f"more than {2 * Image.MAX_IMAGE_PIXELS:,}")) from error
         except Exception as error:
             raise _unreadable(error) from error
-    width, height = image.size
-    if width * height > MAX_SOURCE_PIXELS:
-        raise ValueError(_too_large(f"{width}×{height} = {width * height:,}"))
+    _check_canvas(image, data)
     if image.mode == "F":
-        raise ValueError("32-bit floating-point images are not supported; save the image with 8 or 16 bits")
+        raise ValueError("32-bit floating-point images are not supported; save the image with 8, 16 or 32-bit integers")
     try:
         return _decode(image, max_pixels)
+    except OSError as error:
+        if "truncated" in str(error):
+            raise ValueError(f"the file is truncated: it ends after {len(data):,} bytes, before its pixel data") from error
+        raise _unreadable(error) from error
     except Exception as error:
         raise _unreadable(error) from error
 
@@ -122,6 +140,66 @@ def palette_png(palette: np.ndarray, labels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def display_size(width: int, height: int, max_width: int) -> tuple[int, int]:
+    """(width, height) scaled to at most max_width wide, same aspect ratio, neither side below 1 pixel."""
+    if width <= max_width:
+        return width, height
+    return max_width, max(1, round(height * max_width / width))
+
+
+def nearest_resize(array: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An (H, W, ...) array resized to (height, width, ...) by taking the nearest pixel: labels stay labels."""
+    array = np.asarray(array)
+    if array.ndim < 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"array must be (H, W, ...) with H, W >= 1; got shape {array.shape}")
+    width = integer_in_range(width, "width", 1, MAX_SOURCE_PIXELS)
+    height = integer_in_range(height, "height", 1, MAX_SOURCE_PIXELS)
+    rows = (np.arange(height) * 2 + 1) * array.shape[0] // (2 * height)  # the source pixel under each centre
+    columns = (np.arange(width) * 2 + 1) * array.shape[1] // (2 * width)
+    return array[rows[:, None], columns[None, :]]
+
+
+def frame_count(image: Image.Image, cap: int = MAX_FRAMES_COUNTED) -> int:
+    """Frames (pages) of an opened image, counted only up to `cap`; leaves frame 0 current.
+
+    First one seek to frame cap - 1 (GIF skips the frames between undecoded); a file with fewer frames
+    is then counted one seek at a time. Pillow's own n_frames walks every page, in time quadratic in
+    the pages for TIFF, and is wrong after a failed seek there.
+    """
+    try:
+        image.seek(cap - 1)
+        count = cap
+    except EOFError:
+        count = 1
+        with contextlib.suppress(EOFError):
+            while count < cap:
+                image.seek(count)
+                count += 1
+    image.seek(0)
+    return count
+
+
+def _check_canvas(image: Image.Image, data: bytes) -> None:
+    """Refuse, from the header alone, a canvas too large, too elongated, or (JPEG) with too little data."""
+    width, height = image.size
+    if width * height > MAX_SOURCE_PIXELS:
+        raise ValueError(_too_large(f"{width}×{height} = {width * height:,}"))
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        ratio = max(width, height) / min(width, height)
+        raise ValueError(
+            f"the image is {width:,}×{height:,} pixels, a side ratio of {ratio:,.1f}:1; "
+            f"at most {MAX_ASPECT_RATIO}:1 is accepted (a longer strip is a line, not a picture)"
+        )
+    if image.format == "JPEG" and not any(marker in data for marker in _JPEG_ARITHMETIC_MARKERS):
+        blocks = -(-width // 8) * -(-height // 8)
+        needed = blocks * _JPEG_MIN_BITS_PER_BLOCK // 8
+        if len(data) < needed:
+            raise ValueError(
+                f"the file is truncated: a complete {width}×{height} JPEG holds at least {needed:,} bytes "
+                f"(one bit for each of its {blocks:,} 8×8 blocks); this file has {len(data):,}"
+            )
+
+
 def _too_large(declared: str) -> str:
     return f"the image declares {declared} pixels; at most {MAX_SOURCE_PIXELS:,} are accepted (decompression-bomb guard)"
 
@@ -137,9 +215,11 @@ def _unreadable(error: Exception) -> ValueError:
 def _decode(image: Image.Image, max_pixels: int) -> LoadedImage:
     """Opened image -> first frame, upright, RGB uint8, at most max_pixels, with notices."""
     notices = []
-    frames = getattr(image, "n_frames", 1)
-    if frames > 1:
-        notices.append(f"The file holds {frames} frames; the first one is shown.")
+    frames = frame_count(image)
+    if frames >= MAX_FRAMES_COUNTED:
+        notices.append(f"The file holds at least {frames} frames (counting stopped there); the first one is used.")
+    elif frames > 1:
+        notices.append(f"The file holds {frames} frames; the first one is used.")
     width, height = image.size
     target = _fit(width, height, max_pixels)
     if target != (width, height) and image.format == "JPEG":
@@ -150,7 +230,9 @@ def _decode(image: Image.Image, max_pixels: int) -> LoadedImage:
     image = ImageOps.exif_transpose(image)
     if orientation in range(2, 9):
         notices.append("Turned upright as the file's EXIF orientation tag asks.")
-    pixels = _to_rgb(image)
+    pixels, gray_notice = _to_rgb(image)
+    if gray_notice:
+        notices.append(gray_notice)
     target = _fit(pixels.shape[1], pixels.shape[0], max_pixels)
     if target != (pixels.shape[1], pixels.shape[0]):
         pixels = np.asarray(Image.fromarray(pixels).resize(target, Image.Resampling.LANCZOS))
@@ -176,12 +258,41 @@ def _fit(width: int, height: int, max_pixels: int) -> tuple[int, int]:
     return new_width, new_height
 
 
-def _to_rgb(image: Image.Image) -> np.ndarray:
-    """Any Pillow mode -> (H, W, 3) uint8: 16-bit scaled to 8, transparency composited on white."""
-    if image.mode.startswith("I"):
-        gray = np.asarray(image).astype(np.int64).clip(0, 65535)
-        gray = ((gray + 128) // 257).astype(np.uint8)  # 0…65535 -> 0…255, rounded
-        return np.repeat(gray[:, :, None], 3, axis=2)
+def _to_rgb(image: Image.Image) -> tuple[np.ndarray, str | None]:
+    """Any Pillow mode -> (H, W, 3) uint8 and a notice of how integer gray was scaled (or None).
+
+    16-bit gray is scaled from 0…65535; transparency is composited on white.
+    """
+    if image.mode.startswith("I;16"):
+        return _gray_to_rgb(_scaled_to_byte(np.asarray(image), 0, 65535)), None
+    if image.mode == "I":
+        return _thirty_two_bit_to_rgb(np.asarray(image))
+    if image.has_transparency_data:
+        rgba = np.asarray(image.convert("RGBA")).astype(np.uint16)
+        alpha = rgba[:, :, 3:]
+        return ((rgba[:, :, :3] * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8), None
+    return np.asarray(image.convert("RGB")), None
+
+
+def _thirty_two_bit_to_rgb(gray: np.ndarray) -> tuple[np.ndarray, str]:
+    """32-bit integer gray -> RGB: read as 8-bit when every value fits 0…255, as 16-bit when it fits 0…65535,
+    else stretched from its own lowest to highest value; the notice says which."""
+    low, high = int(gray.min()), int(gray.max())
+    if low >= 0 and high <= 255:
+        return _gray_to_rgb(gray.astype(np.uint8)), f"32-bit integer pixels, all within 0…255 ({low}…{high}): read as 8-bit."
+    if low >= 0 and high <= 65535:
+        return _gray_to_rgb(_scaled_to_byte(gray, 0, 65535)), f"32-bit integer pixels, all within 0…65535 ({low:,}…{high:,}): scaled as 16-bit."
+    return _gray_to_rgb(_scaled_to_byte(gray, low, high)), f"32-bit integer pixels from {low:,} to {high:,}: stretched to 0…255."
+
+
+def _scaled_to_byte(gray: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Integers in low…high mapped linearly to 0…255, rounded to nearest."""
+    span = max(high - low, 1)
+    return np.rint((gray.astype(np.float64) - low) * (255 / span)).clip(0, 255).astype(np.uint8)
+
+
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    return np.repeat(gray[:, :, None], 3, axis=2)
     if image.has_transparency_data:
         rgba = np.asarray(image.convert("RGBA")).astype(np.uint16)
         alpha = rgba[:, :, 3:]

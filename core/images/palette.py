@@ -15,7 +15,7 @@ KMeans(n_init=1) on all pixels (often below it), at a few tens of times the spee
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -23,7 +23,6 @@ from core.checks import integer_in_range, rgb_image
 from core.content_cache import ContentCache
 
 MAX_COLORS = 256
-_CACHED_IMAGES = 4
 # From this many pixels, distinct colors are counted over all 2^24 colors rather than sorted.
 _DENSE_FROM_PIXELS = 2**22
 _HISTOGRAM_BITS = (6, 7)
@@ -60,7 +59,8 @@ class _Colors:
 
     augmented: np.ndarray  # (n, 5) float32: centered R, G, B, 1 and the squared length of R, G, B
     weights: np.ndarray  # (n,) float64 pixel counts
-    weighted_sums: np.ndarray  # (n, 3) float64 weights * centered colors
+    # (n, 3) float64 weights * centered colors, for Lloyd; None where Lloyd rarely runs (see _with_sums)
+    weighted_sums: np.ndarray | None
 
     @property
     def points(self) -> np.ndarray:
@@ -136,22 +136,32 @@ def palette_kmeans(image: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray
     return palette, color_labels[table.pixel_color].reshape(image.shape[:2])
 
 
+def forget_image(image: np.ndarray) -> None:
+    """Drop the per-image preparation palette_kmeans keeps for this (H, W, 3) uint8 image, if any."""
+    _color_table.discard(rgb_image(image))
+
+
 def _build_color_table(image: np.ndarray) -> _ColorTable:
     """Distinct colors with counts, each pixel's index into them, and the histograms of `image`."""
     codes = _color_codes(image.reshape(-1, 3), 8)
     if len(codes) < _DENSE_FROM_PIXELS:
         distinct, pixel_color, counts = np.unique(codes, return_inverse=True, return_counts=True)
-    else:  # one counting pass over all 2^24 colors instead of sorting the pixels
-        counts = np.bincount(codes, minlength=1 << 24)
-        distinct = np.flatnonzero(counts)
-        counts = counts[distinct]
+    else:  # one pass over a table of all 2^24 colors instead of sorting the pixels
+        present = np.zeros(1 << 24, dtype=bool)  # 16 MB; counting in it with bincount took 128 MB
+        present[codes] = True
+        distinct = np.flatnonzero(present).astype(np.uint32)
+        del present
         index = np.zeros(1 << 24, dtype=np.int32)
         index[distinct] = np.arange(len(distinct), dtype=np.int32)
         pixel_color = index[codes]
+        del index
+        counts = np.bincount(pixel_color, minlength=len(distinct))
+    del codes
     rgb = np.stack([distinct >> 16, (distinct >> 8) & 255, distinct & 255], axis=1).astype(np.uint8)
     colors = _colors(rgb - np.float32(_MIDDLE), counts.astype(np.float64))
-    color_bins = [np.unique(_color_codes(rgb, bits), return_inverse=True)[1] for bits in _HISTOGRAM_BITS]
+    color_bins = [np.unique(_color_codes(rgb, bits), return_inverse=True)[1].astype(np.int32) for bits in _HISTOGRAM_BITS]
     histograms = tuple(_histogram(colors, color_bin) for color_bin in color_bins)
+    colors = replace(colors, weighted_sums=None)  # 24 bytes per distinct color, needed only when k is large (_with_sums)
     parents = [_bin_parents(coarse, fine) for coarse, fine in zip(color_bins, color_bins[1:])] + [color_bins[-1]]
     levels = (*histograms, colors)
     offsets = tuple(
@@ -161,8 +171,8 @@ def _build_color_table(image: np.ndarray) -> _ColorTable:
     return _ColorTable(histograms, colors, pixel_color.astype(np.int32, copy=False), tuple(parents), offsets)
 
 
-_color_table = ContentCache(_build_color_table, budget=_CACHED_IMAGES)
-"""The _ColorTable of an image, built on its first use (LRU of _CACHED_IMAGES images)."""
+_color_table = ContentCache(_build_color_table)
+"""The _ColorTable of an image, built on its first use and kept under the process's memory budget."""
 
 
 def _bin_parents(coarse: np.ndarray, fine: np.ndarray) -> np.ndarray:
@@ -183,6 +193,13 @@ def _color_codes(rgb: np.ndarray, bits: int) -> np.ndarray:
     """(n,) uint32 code of each (n, 3) uint8 color's top `bits` bits per channel."""
     top = rgb >> (8 - bits)
     return (top[:, 0].astype(np.uint32) << (2 * bits)) | (top[:, 1].astype(np.uint32) << bits) | top[:, 2]
+
+
+def _with_sums(colors: _Colors) -> _Colors:
+    """colors with its weighted sums, computed now if they were dropped."""
+    if colors.weighted_sums is not None:
+        return colors
+    return replace(colors, weighted_sums=colors.points * colors.weights[:, None])
 
 
 def _colors(points: np.ndarray, weights: np.ndarray) -> _Colors:
@@ -287,6 +304,7 @@ def _best_start(colors: _Colors, k: int, rng: np.random.Generator) -> tuple[np.n
 
     The tries share one Lloyd budget, so trying costs time only where Lloyd converges early.
     """
+    colors = _with_sums(colors)
     starts = min(_MOST_STARTS, max(1, _STARTS // k))
     budget = _LLOYD_BUDGET[0] / starts - len(colors.weights) * k  # less the first labelling
     tries = [_lloyd(colors, _labelling(colors, _kmeans_plusplus(colors, k, rng)), budget) for _ in range(starts)]

@@ -22,7 +22,8 @@ MAX_K = 65_536
 # Inputs up to this many values are clustered on their exact distinct values; larger ones on a histogram.
 _DISTINCT_LIMIT = 16_384
 _HISTOGRAM_BINS = 65_536  # bin indices fit in uint16
-# Histograms of recent large inputs are kept, up to this many bytes in all (the autoencoder's take 13 MB).
+# Histograms of recent inputs up to this many bytes each are kept, under the process's cache budget
+# (core.content_cache; the autoencoder's take 13 MB in all).
 _CACHED_BYTES = 48_000_000
 _INIT_BINS = 4_096
 _LLOYD_ITERATIONS = 50
@@ -317,7 +318,7 @@ def _build_histogram(flat: np.ndarray) -> _Histogram:
     return _Histogram(points, bins.astype(np.uint16))
 
 
-_cached_histogram = ContentCache(_build_histogram, budget=_CACHED_BYTES, size=lambda histogram: histogram.nbytes)
+_cached_histogram = ContentCache(_build_histogram, size=lambda histogram: histogram.nbytes)
 """The _Histogram of flat values, built on first use: a model's tensors are quantized at many bit widths."""
 
 

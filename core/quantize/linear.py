@@ -29,6 +29,7 @@ import numpy as np
 
 from core.checks import bits as check_bits
 from core.checks import finite_array
+from core.checks import limit_and_value
 from core.measure.norms import relative_error
 from core.measure.sizes import linear_bits
 
@@ -179,7 +180,8 @@ def _float32_array(values: object, name: str) -> np.ndarray:
     with np.errstate(over="ignore"):
         array32 = array.astype(np.float32)
     if not np.isfinite(array32).all():
-        raise ValueError(f"{name} must fit in float32 (|x| <= {np.finfo(np.float32).max:.3g}); got max |x| = {np.abs(array).max():.3g}")
+        limit, largest = limit_and_value(float(np.finfo(np.float32).max), float(np.abs(array).max()))
+        raise ValueError(f"{name} must fit in float32 (|x| <= {limit}); got max |x| = {largest}")
     return array32
 
 

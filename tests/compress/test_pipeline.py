@@ -99,3 +99,11 @@ def test_the_autoencoder_compresses_with_mse_as_its_score() -> None:
     float_mse, decoded_mse = result.stages[0].score, result.stages[-1].score
     assert 0 < float_mse < decoded_mse < 0.2  # pruning 90% without retraining costs reconstruction quality
     assert result.ratio() > 20
+
+
+def test_layer_table_counts_kept_weights_not_filler_entries(result) -> None:
+    state = load_compressed(result.file)
+    for row in result.layers:
+        nonzero = np.count_nonzero(state[f"{row['layer']}.weight"])
+        assert row["kept"] == nonzero <= row["entries"]
+    assert any(row["kept"] < row["entries"] for row in result.layers)  # fillers were stored

@@ -11,10 +11,15 @@ from PIL import Image
 from sklearn.datasets import load_sample_image
 
 from core.images.io import (
+    MAX_ASPECT_RATIO,
+    MAX_FILE_BYTES,
     MAX_SOURCE_PIXELS,
+    display_size,
     distinct_colors,
+    frame_count,
     image_digest,
     load_image,
+    nearest_resize,
     palette_png,
     png_bytes,
     sample_image,
@@ -157,7 +162,7 @@ def test_default_cap_is_four_megapixels() -> None:
         (b"", "empty"),
         (b"hello, this is plain text and not a picture", "not an image"),
         (encode(Image.new("RGB", (4, 4)), "PPM"), "not an image"),  # a real image, but not an accepted format
-        (encode(Image.fromarray(noise(64, 64)), "PNG")[:400], "not a readable image"),  # truncated
+        (encode(Image.fromarray(noise(64, 64)), "PNG")[:400], "truncated: it ends after 400 bytes"),
         (png_header_only(8_000, 6_000), "48,000,000 pixels"),
         (png_header_only(30_000, 30_000), "pixels"),  # beyond Pillow's own bomb limit
     ],
@@ -242,3 +247,63 @@ def test_palette_png_checks_its_inputs() -> None:
         palette_png(np.zeros((257, 3), dtype=np.uint8), np.zeros((2, 2), dtype=int))
     with pytest.raises(ValueError, match="labels must be"):
         palette_png(palette, np.zeros(4, dtype=int))
+
+
+@pytest.mark.parametrize(("width", "height"), [(MAX_ASPECT_RATIO * 10, 10), (10, MAX_ASPECT_RATIO * 10)])
+def test_sides_up_to_the_aspect_limit_load_and_one_pixel_more_is_refused(width: int, height: int) -> None:
+    assert load_image(encode(Image.new("RGB", (width, height)), "PNG")).pixels.shape == (height, width, 3)
+    longer = (width + 1, height) if width > height else (width, height + 1)
+    with pytest.raises(ValueError, match=f"{longer[0]:,}×{longer[1]:,} pixels.*at most {MAX_ASPECT_RATIO}:1"):
+        load_image(encode(Image.new("RGB", longer), "PNG"))
+
+
+def test_a_file_over_the_byte_cap_is_refused_naming_both_sizes() -> None:
+    with pytest.raises(ValueError, match=f"{MAX_FILE_BYTES + 1:,} bytes; at most {MAX_FILE_BYTES:,} bytes"):
+        load_image(bytes(MAX_FILE_BYTES + 1))
+
+
+def test_a_complete_jpeg_passes_the_data_bound_and_a_cut_one_is_truncated() -> None:
+    whole = encode(Image.fromarray(noise(800, 1200)), "JPEG", quality=90)
+    assert load_image(whole).pixels.shape == (800, 1200, 3)
+    # 1200×800 has 150 × 100 = 15,000 blocks: a Huffman-coded file needs at least 15,000 / 8 = 1,875 bytes.
+    start = whole[: whole.index(b"\xff\xda") + 14] + b"\xff\xd9"
+    assert len(start) < 1_875
+    with pytest.raises(ValueError, match="at least 1,875 bytes"):
+        load_image(start)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected", "notice"),
+    [
+        ([0, 100, 252], [0, 100, 252], "within 0…255"),
+        ([0, 257 * 100, 65535], [0, 100, 255], "within 0…65535"),
+        ([-1000, 0, 1000], [0, 128, 255], "stretched"),  # (0 + 1000) / 2000 · 255 = 127.5 -> 128
+    ],
+)
+def test_thirty_two_bit_gray_is_scaled_by_the_range_its_values_fill(values, expected, notice) -> None:
+    gray = np.array([values] * 2, dtype=np.int32)
+    loaded = load_image(encode(Image.fromarray(gray, "I"), "TIFF"))
+    assert loaded.pixels[0, :, 0].tolist() == expected and (loaded.pixels[..., 0] == loaded.pixels[..., 2]).all()
+    assert any(notice in text for text in loaded.notices)
+
+
+@pytest.mark.parametrize("frames", [1, 3, 7])
+def test_frame_count_is_exact_below_the_cap_and_stops_at_it(frames: int) -> None:
+    pages = [Image.new("L", (2, 2), 40 * i) for i in range(frames)]
+    image = Image.open(io.BytesIO(encode(pages[0], "TIFF", save_all=True, append_images=pages[1:])))
+    assert frame_count(image, cap=5) == min(frames, 5)
+    assert image.tell() == 0 and np.asarray(image)[0, 0] == 0  # back on the first page
+
+
+def test_display_size_caps_the_width_and_never_rounds_a_side_to_zero() -> None:
+    assert display_size(880, 602, 1460) == (880, 602)
+    assert display_size(2920, 1000, 1460) == (1460, 500)
+    assert display_size(3000, 2, 1460) == (1460, 1)  # 0.97 would round to 0
+
+
+def test_nearest_resize_takes_the_pixel_under_each_centre() -> None:
+    labels = np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(nearest_resize(labels, 2, 3), [[1, 3], [5, 7], [9, 11]])
+    np.testing.assert_array_equal(nearest_resize(labels, 4, 3), labels)
+    rgb = noise(8, 8)
+    np.testing.assert_array_equal(nearest_resize(rgb, 4, 4), rgb[1::2, 1::2])

@@ -8,6 +8,7 @@ from PIL import Image
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_sample_image
 
+from core.content_cache import ContentCache
 from core.images import palette as palette_module
 from core.images.palette import palette_kmeans
 
@@ -131,16 +132,31 @@ def test_same_seed_same_result_and_seeds_differ_at_most_a_little():
     assert max(errors) <= 1.05 * min(errors)
 
 
-def test_preparation_is_cached_per_image_content_in_a_small_lru():
+def test_preparation_is_cached_per_image_content_under_the_byte_budget(monkeypatch):
+    from core.content_cache import MemoryBudget, size_in_bytes
+
     images = [random_image(seed) for seed in range(6)]
+    one_table = size_in_bytes(palette_module._build_color_table(images[0]))
+    budget = MemoryBudget(int(2.5 * one_table))  # room for two tables of this size
+    monkeypatch.setattr(palette_module, "_color_table", ContentCache(palette_module._build_color_table, budget))
     table = palette_module._color_table(images[0])
     assert palette_module._color_table(images[0].copy()) is table
     reshaped = images[0].reshape(50, 40, 3)
     assert palette_module._color_table(reshaped) is not table
     for image in images[1:]:
         palette_module._color_table(image)
-    assert len(palette_module._color_table) == palette_module._CACHED_IMAGES
+    assert len(palette_module._color_table) == 2 and budget.used_bytes <= budget.limit_bytes
     assert palette_module._color_table(images[0]) is not table
+
+
+def test_table_keeps_no_weighted_sums_of_the_distinct_colors_yet_large_k_matches():
+    # Channels 0…7: 512 colors but only 64 bins at 7 bits, so k = 256 runs Lloyd on the distinct colors themselves.
+    image = np.random.default_rng(7).integers(0, 8, (40, 50, 3), dtype=np.uint8)
+    table = palette_module._build_color_table(image)
+    assert table.colors.weighted_sums is None and len(table.histograms[-1].weights) < 256 < len(table.colors.weights)
+    assert table.pixel_color.dtype == np.int32 and all(parent.dtype == np.int32 for parent in table.parents)
+    palette, labels = palette_kmeans(image, 256)
+    assert_contract(image, 256, palette, labels)
 
 
 def test_accepts_a_non_contiguous_view():

@@ -1,0 +1,150 @@
+"""The server's memory under image uploads (issue #20's soak), against the process's cache budget.
+
+One server (the cache budget set through QUANTIZATION_EXPLORER_CACHE_MB); one session uploads N distinct
+4 MP JPEGs to Shared colors one after another, then M sessions each open the page, upload one more
+and close. The server's RSS is printed after each step, with the peak (sampled every 0.25 s) and the
+RSS once the closed sessions have expired (server.disconnectedSessionTTL) and the trimming thread
+(ui.memory, every 30 s) has run. Sessions speak Streamlit's websocket protocol (bench.protocol_session):
+no browser shares the two cores.
+
+    .venv/bin/python -m bench.memory --uploads 20 --sessions 10 --budget-mb 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from bench.load import rss_mb, session_ttl, settled_rss  # noqa: E402
+from bench.protocol_session import ProtocolSession  # noqa: E402
+from core.content_cache import BUDGET_VARIABLE  # noqa: E402
+from core.images.io import sample_image  # noqa: E402
+from tests.conftest import start_streamlit, stop_streamlit  # noqa: E402
+from ui.memory import TRIM_SECONDS  # noqa: E402
+
+PAGE = "Shared colors"
+SOURCE_LABEL = "Image"
+OWN_IMAGE = "your own image"
+PHOTO_SIZE = (2440, 1640)  # 4.0 MP
+TIMEOUT = 300
+PEAK_INTERVAL = 0.25
+HEADROOM_MB = 300  # the issue's allowance for one upload in flight
+
+
+def photo(seed: int) -> bytes:
+    """A distinct 4 MP photo as JPEG (quality 90): a sample photo upscaled, shifted, tinted and grained by seed."""
+    rng = np.random.default_rng(seed)
+    source = sample_image(("china.jpg", "flower.jpg")[seed % 2])
+    pixels = np.asarray(Image.fromarray(source).resize(PHOTO_SIZE, Image.Resampling.BICUBIC), dtype=np.int16)
+    pixels = np.roll(pixels, rng.integers(0, PHOTO_SIZE[0]), axis=1) + rng.integers(-40, 41, 3)
+    pixels = pixels + rng.normal(0, 3, pixels.shape).round().astype(np.int16)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+async def sample_peak(pid: int, peak: list[float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        peak[0] = max(peak[0], rss_mb(pid))
+        await asyncio.sleep(PEAK_INTERVAL)
+
+
+async def session_on_own_image(url: str) -> ProtocolSession:
+    session = await ProtocolSession.connect(url, TIMEOUT)
+    await session.open(PAGE, TIMEOUT)
+    await session.set_widget(SOURCE_LABEL, OWN_IMAGE, TIMEOUT)
+    return session
+
+
+async def upload(session: ProtocolSession, seed: int) -> float:
+    seconds = await session.upload(f"photo_{seed}.jpg", photo(seed), TIMEOUT)
+    if session.errors() or f"photo\\_{seed}" not in session.shown_text():
+        raise RuntimeError(f"upload {seed} was not shown: {session.errors() or session.shown_text()[:300]}")
+    return seconds
+
+
+async def soak(url: str, pid: int, uploads: int, sessions: int, settle: float) -> tuple[list[tuple[str, float, str]], float]:
+    rows: list[tuple[str, float, str]] = []
+    peak, stop = [rss_mb(pid)], asyncio.Event()
+    sampler = asyncio.create_task(sample_peak(pid, peak, stop))
+    first = await session_on_own_image(url)
+    rows.append(("session 1 opened Shared colors (sample image)", rss_mb(pid), ""))
+    for seed in range(uploads):
+        seconds = await upload(first, seed)
+        rows.append((f"session 1, upload {seed + 1}", rss_mb(pid), f"{seconds:.1f} s"))
+    await first.close()
+    for i in range(sessions):
+        session = await session_on_own_image(url)
+        seconds = await upload(session, uploads + i)
+        await session.close()
+        rows.append((f"session {i + 2} uploaded one and closed", rss_mb(pid), f"{seconds:.1f} s"))
+    stop.set()
+    await sampler
+    rows.append(("peak (sampled every 0.25 s)", peak[0], ""))
+    expired = await settled_rss(url, pid, settle)
+    rows.append((f"{settle:.0f} s after the last session closed (sessions expired)", expired, ""))
+    await asyncio.sleep(TRIM_SECONDS + 5)
+    rows.append((f"{TRIM_SECONDS + 5} s later (after a malloc_trim)", rss_mb(pid), ""))
+    return rows, peak[0]
+
+
+async def main(uploads: int, sessions: int, budget_mb: float, settle: float) -> None:
+    os.environ[BUDGET_VARIABLE] = f"{budget_mb:g}"
+    log_path = Path(tempfile.mkdtemp(prefix="memory_")) / "server.log"
+    process, url = start_streamlit(log_path)
+    try:
+        await asyncio.sleep(2)
+        cold = rss_mb(process.pid)
+        warm_session = await session_on_own_image(url)  # imports the page's libraries, loads the sample image
+        await warm_session.close()
+        warm = rss_mb(process.pid)
+        load_start, start = os.getloadavg(), time.monotonic()
+        rows, peak = await soak(url, process.pid, uploads, sessions, settle)
+        load_end = os.getloadavg()
+    finally:
+        stop_streamlit(process)
+    budget = budget_mb * 1e6 / 2**20  # RSS is printed in MiB, as /proc reports it
+    print(f"Memory soak on {datetime.date.today()}: {uploads} distinct 4 MP JPEG uploads in one session, then "
+          f"{sessions} sessions uploading one each, on {PAGE}; cache budget {BUDGET_VARIABLE}={budget_mb:g} "
+          f"({budget:.0f} MiB); server.disconnectedSessionTTL = {session_ttl()} s; {time.monotonic() - start:.0f} s; "
+          f"load average {load_start[0]:.1f} at the start, {load_end[0]:.1f} at the end. Server log: {log_path}")
+    print()
+    print("| step | server RSS (MiB) | upload + page run |")
+    print("|---|---:|---:|")
+    print(f"| baseline: server started, no session | {cold:.0f} | |")
+    print(f"| warm: one visit to {PAGE} (libraries imported, sample image) | {warm:.0f} | |")
+    for step, rss, seconds in rows:
+        print(f"| {step} | {rss:.0f} | {seconds} |")
+    after = rows[-1][1]
+    print()
+    for name, base in (("baseline", cold), ("warm", warm)):
+        print(f"Against {name} {base:.0f} MiB: peak {peak:.0f} ≤ {base + budget + HEADROOM_MB:.0f} "
+              f"(+ budget + {HEADROOM_MB}): {'met' if peak <= base + budget + HEADROOM_MB else 'NOT met'}; after expiry "
+              f"{after:.0f} ≤ {base + budget:.0f} (+ budget): {'met' if after <= base + budget else 'NOT met'}.")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--uploads", type=int, default=20, help="distinct 4 MP uploads in the first session")
+    parser.add_argument("--sessions", type=int, default=10, help="sessions that then upload one each")
+    parser.add_argument("--budget-mb", type=float, default=600, help=f"the cache budget ({BUDGET_VARIABLE}), MB")
+    parser.add_argument("--settle", type=float, default=session_ttl() + 10, help="seconds to wait for sessions to expire")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    asyncio.run(main(arguments.uploads, arguments.sessions, arguments.budget_mb, arguments.settle))

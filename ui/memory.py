@@ -1,0 +1,105 @@
+"""The pages' caches, kept under the process's one memory budget, and freed memory given back to the system.
+
+`kept` caches a page function's results in core.content_cache.PROCESS_BUDGET (bytes, shared with core's
+own caches) instead of st.cache_data's per-function entry counts; a hit returns the kept object itself,
+not a copy. Freed memory goes back to the system (glibc only; `keep_memory_returnable`, once per process):
+arrays of MMAP_THRESHOLD bytes or more (a 4 MP image's per-pixel arrays) get their own mappings, returned
+the moment they are freed, instead of glibc's default, which after the first such free serves arrays up
+to 32 MB from heaps that fragment; at most ARENA_MAX heaps instead of one per thread (Streamlit runs
+each session's script in its own thread); and a daemon thread calls malloc_trim every TRIM_SECONDS to
+hand back freed pages in the middle of a heap, so memory goes down after sessions expire.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import threading
+import time
+from collections.abc import Callable, Hashable
+from contextlib import nullcontext
+from typing import ParamSpec, TypeVar
+
+import streamlit as st
+
+from core.content_cache import PROCESS_BUDGET, size_in_bytes
+
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+TRIM_SECONDS = 30
+MMAP_THRESHOLD = 2 * 2**20
+ARENA_MAX = 2
+_M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8  # glibc's mallopt parameter numbers (malloc.h)
+_MISSING = object()
+
+
+def kept(key: Callable[..., Hashable], spinner: str | None = None):
+    """Decorator: cache a function's results in the process budget under (its name, key(*args)), showing spinner while it runs.
+
+    The wrapped function gains .clear(), which drops its kept results.
+    """
+
+    def decorate(function: Callable[Params, Result]) -> Callable[Params, Result]:
+        name = f"{function.__module__}.{function.__qualname__}"
+
+        @functools.wraps(function)
+        def wrapper(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+            cache_key = (name, key(*args, **kwargs))
+            result = PROCESS_BUDGET.get(cache_key, _MISSING)
+            if result is _MISSING:
+                with st.spinner(spinner) if spinner else nullcontext():
+                    result = function(*args, **kwargs)
+                PROCESS_BUDGET.put(cache_key, result, size_in_bytes(result))
+            return result
+
+        wrapper.clear = lambda: PROCESS_BUDGET.discard(lambda cache_key: cache_key[0] == name)
+        return wrapper
+
+    return decorate
+
+
+def forget(first: Hashable) -> None:
+    """Drop every kept result, of any function, whose key(*args) is a tuple starting with `first`."""
+    PROCESS_BUDGET.discard(
+        lambda cache_key: isinstance(cache_key[0], str) and isinstance(cache_key[1], tuple) and cache_key[1][:1] == (first,)
+    )
+
+
+def _glibc_function(name: str, argtypes: list) -> Callable[..., int] | None:
+    library = ctypes.util.find_library("c")
+    function = getattr(ctypes.CDLL(library), name, None) if library else None  # glibc only
+    if function is not None:
+        function.argtypes, function.restype = argtypes, ctypes.c_int
+    return function
+
+
+_TRIM = _glibc_function("malloc_trim", [ctypes.c_size_t])
+_MALLOPT = _glibc_function("mallopt", [ctypes.c_int, ctypes.c_int])
+
+
+def return_freed_memory() -> bool:
+    """Give freed heap memory back to the operating system (glibc's malloc_trim); False where there is no glibc."""
+    if _TRIM is None:
+        return False
+    _TRIM(0)  # ctypes releases the GIL for the call
+    return True
+
+
+@st.cache_resource
+def keep_memory_returnable() -> threading.Thread | None:
+    """Once per process: glibc's fixed mmap threshold and arena cap, and a daemon thread that returns freed
+    memory every TRIM_SECONDS (None without glibc)."""
+    if _TRIM is None or _MALLOPT is None:
+        return None
+    _MALLOPT(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    _MALLOPT(_M_ARENA_MAX, ARENA_MAX)
+
+    def trim_forever() -> None:
+        while True:
+            time.sleep(TRIM_SECONDS)
+            return_freed_memory()
+
+    thread = threading.Thread(target=trim_forever, name="malloc_trim", daemon=True)
+    thread.start()
+    return thread
