@@ -16,7 +16,7 @@ COPY requirements.txt .
 RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
 
 # What the app needs to run, and nothing else: .dockerignore lists it (app.py, .streamlit, core,
-# pages, ui, models, assets). The trained weights are part of the image; nothing is downloaded at run time.
+# chapters, ui, models, assets). The trained weights are part of the image; nothing is downloaded at run time.
 COPY . .
 # plotly.js for the chart component, copied from the plotly package into static/ (ui/charts.py does it on
 # import), while the app folder is still writable: the app user cannot write there.

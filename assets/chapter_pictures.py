@@ -31,7 +31,7 @@ CHAPTERS = ASSETS / "chapters"
 WIDTH, HEIGHT = 480, 270
 BACKGROUND = (255, 255, 255)
 BLUE, WHITE, RED = np.array([33, 102, 172]), np.array([247, 247, 247]), np.array([178, 24, 43])
-SIGN, EXPONENT, MANTISSA = (214, 39, 40), (44, 160, 44), (31, 119, 180)  # pages/data_types.py's colours
+SIGN, EXPONENT, MANTISSA = (214, 39, 40), (44, 160, 44), (31, 119, 180)  # chapters/data_types.py's colours
 ORANGE, STEEL = (255, 140, 0), (70, 130, 180)
 
 

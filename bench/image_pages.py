@@ -44,7 +44,7 @@ def page_rows(repeats: int) -> tuple[list[str], list[float]]:
     """Table rows per page and k, and the heatmap megabytes sent at each k."""
     rows, sizes = [], []
     for title, (file, key) in PAGES.items():
-        app = AppTest.from_file(str(ROOT / "pages" / file), default_timeout=600).run()
+        app = AppTest.from_file(str(ROOT / "chapters" / file), default_timeout=600).run()
         for k in KS:
             shared_colors.clear()  # the k-means fit of every k runs again
             error_map.clear()

@@ -86,7 +86,7 @@ FOCUS_THUMB_JS = f"""index => {{
   return ({SHOWN_TEXT_JS})();
 }}"""
 ERRORS_SHOWN = "[data-testid=stException], [data-testid=stAlertContentError]"
-PEN_WIDTH = 18  # pages/autoencoder.py's default
+PEN_WIDTH = 18  # chapters/autoencoder.py's default
 SEED = 0
 STREAMLIT_SESSION_TTL = 120  # server.disconnectedSessionTTL when .streamlit/config.toml does not set it
 SETTLE_MARGIN = 10  # seconds past the TTL before the extra connection that lets the server drop the sessions

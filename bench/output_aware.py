@@ -16,7 +16,7 @@ from core.quantize.gptq import gptq_quantize
 from core.quantize.layer_methods import output_error
 from core.quantize.pq import product_quantize
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "output_aware.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "chapters" / "output_aware.py")
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import ClientConnection, connect
 
 XSRF_COOKIE = "_streamlit_xsrf"
-CANVAS_SIDE = 280  # pages/autoencoder.py draws a 280 x 280 canvas
+CANVAS_SIDE = 280  # chapters/autoencoder.py draws a 280 x 280 canvas
 # The fields a reader sees of each text-bearing element (what a browser's innerText shows of them).
 TEXT_FIELDS = {
     "heading": ("body",),

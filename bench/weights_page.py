@@ -24,7 +24,7 @@ from core.distributions import weight_matrix  # noqa: E402
 from core.measure import norms  # noqa: E402
 from core.quantize import weight_sharing
 
-PAGE = str(ROOT / "pages" / "weights.py")
+PAGE = str(ROOT / "chapters" / "weights.py")
 SIZES = (20, 128, 256, 512)
 
 

@@ -66,12 +66,14 @@ def test_pages_are_made_once_per_process_and_every_run_navigates_its_own_copies(
     assert len(ids) == len(set(ids))
 
 
-def test_every_module_in_pages_is_a_page_in_the_navigation() -> None:
-    # Streamlit serves any module in pages/ at a URL of its own: a helper there became a blank page.
+def test_every_module_in_chapters_is_a_page_and_there_is_no_pages_folder() -> None:
     from conftest import ROOT, registered_pages
 
-    on_disk = {f"pages/{path.name}" for path in (ROOT / "pages").glob("*.py")}
+    on_disk = {f"chapters/{path.name}" for path in (ROOT / "chapters").glob("*.py")}
     assert on_disk == set(registered_pages().values())
+    # A pages/ folder beside app.py puts Streamlit in its old multipage mode: the sidebar listed every file
+    # by name on a fresh server, and any module there (helpers included) was served at a URL of its own.
+    assert not (ROOT / "pages").exists()
 
 
 def test_landing_page_starts_the_story_with_every_chapter_its_picture_and_hook() -> None:

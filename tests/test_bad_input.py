@@ -28,8 +28,8 @@ from core.images.io import MAX_FILE_BYTES, MAX_FRAMES_COUNTED, MAX_SOURCE_PIXELS
 from ui.image_choice import IMAGE_KEY, OWN_IMAGE, SOURCE_KEY
 from ui.literal_text import literal_text
 
-# Every module in pages/ is a page (the code pages share lives in ui/); each draws a title.
-PAGE_SCRIPTS = sorted(path for path in (ROOT / "pages").glob("*.py") if "st.title(" in path.read_text())
+# Every module in chapters/ is a page (the code pages share lives in ui/); each draws a title.
+PAGE_SCRIPTS = sorted(path for path in (ROOT / "chapters").glob("*.py") if "st.title(" in path.read_text())
 IMAGE_PAGES = [path for path in PAGE_SCRIPTS if "choose_image(" in path.read_text()]
 JUNK_TEXT = ["", "   ", "abc", "nan", "-inf", "1e400", "1,,2", "0x1F", "½", "9" * 5000]
 PREVIOUS = "previous.png"  # the good upload each case starts from, so a refused file must leave it in place
@@ -289,7 +289,7 @@ def test_a_tiff_of_many_pages_is_read_only_up_to_the_frame_cap(monkeypatch):
 
 
 def test_a_float32_limit_message_shows_digits_that_differ():
-    app = run_page(ROOT / "pages" / "data_types.py")
+    app = run_page(ROOT / "chapters" / "data_types.py")
     widget(app, "text_input", app.text_input[0].label).set_value("3.40282357e38").run()
     [error] = [error.value for error in app.error]
     numbers = re.findall(r"\d\.\d+e\+\d+", error)

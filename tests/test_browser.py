@@ -69,7 +69,7 @@ def shown_images(app_page) -> list[tuple[str, Image.Image]]:
 
 
 def test_app_registers_pages():
-    assert PAGES, "app.py registers no st.Page('pages/...') at all"
+    assert PAGES, "app.py registers no st.Page('chapters/...') at all"
 
 
 def test_home_page_links_every_section(app_page):
@@ -257,6 +257,6 @@ def test_server_warms_every_page_in_the_background(app_page):
     log = app_page.server.log()
     assert DONE_MESSAGE in log
     for path in PAGES.values():
-        assert f"Warm-up: {path.removeprefix('pages/').removesuffix('.py')} in" in log
+        assert f"Warm-up: {path.removeprefix('chapters/').removesuffix('.py')} in" in log
     assert "did not finish" not in log
     assert TRACEBACK not in log

@@ -1,4 +1,4 @@
-"""AppTest of pages/autoencoder.py with a held-out digit (the canvas itself is covered by the browser test)."""
+"""AppTest of chapters/autoencoder.py with a held-out digit (the canvas itself is covered by the browser test)."""
 
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from core.measure.reconstruction import mse
 from core.models import autoencoder
 from core.models.mnist import load_split
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "autoencoder.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "chapters" / "autoencoder.py")
 
 
 def metrics(app: AppTest) -> dict[str, str]:

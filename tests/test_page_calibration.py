@@ -1,4 +1,4 @@
-"""AppTest of pages/calibration.py on the shipped autoencoder's real activations."""
+"""AppTest of chapters/calibration.py on the shipped autoencoder's real activations."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "calibration.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "chapters" / "calibration.py")
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""AppTest of pages/data_types.py: bits and stored values per format, overflow, NaN, INT8, bad input."""
+"""AppTest of chapters/data_types.py: bits and stored values per format, overflow, NaN, INT8, bad input."""
 
 import re
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "data_types.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "chapters" / "data_types.py")
 
 
 @pytest.fixture

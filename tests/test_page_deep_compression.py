@@ -1,4 +1,4 @@
-"""AppTest of pages/deep_compression.py on the shipped .dc files and their recorded measurements."""
+"""AppTest of chapters/deep_compression.py on the shipped .dc files and their recorded measurements."""
 
 from pathlib import Path
 
@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from core.compress.dcfile import load_compressed
 from core.compress.shipped import dc_path, load_results
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "deep_compression.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "chapters" / "deep_compression.py")
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""AppTest of pages/granularity.py: the synthetic outlier-row matrix, the table at a bit width, a real layer."""
+"""AppTest of chapters/granularity.py: the synthetic outlier-row matrix, the table at a bit width, a real layer."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "granularity.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "chapters" / "granularity.py")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""AppTest of pages/integer_layer.py: the stages of fc1 on a held-out digit and the W8A8 autoencoder."""
+"""AppTest of chapters/integer_layer.py: the stages of fc1 on a held-out digit and the W8A8 autoencoder."""
 
 from pathlib import Path
 
@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "integer_layer.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "chapters" / "integer_layer.py")
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""AppTest of pages/mapping.py: the worked example's integers, editing values, bad input, the clipping trade-off."""
+"""AppTest of chapters/mapping.py: the worked example's integers, editing values, bad input, the clipping trade-off."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "mapping.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "chapters" / "mapping.py")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""AppTest of pages/number_formats.py: the table's bits and errors, the sentences' numbers, the block inspector
+"""AppTest of chapters/number_formats.py: the table's bits and errors, the sentences' numbers, the block inspector
 and the outlier story, each checked against numbers computed here from core.quantize.formats and numpy."""
 
 import re
@@ -13,7 +13,7 @@ from core import distributions
 from core.quantize import formats
 from ui.shipped_model import layer_weights
 
-PAGE = "../pages/number_formats.py"
+PAGE = "../chapters/number_formats.py"
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""AppTest of pages/output_aware.py: the methods at matched bits on a real layer, the sentences drawn from
+"""AppTest of chapters/output_aware.py: the methods at matched bits on a real layer, the sentences drawn from
 the numbers, another model and layer, and the whole-model summary."""
 
 from pathlib import Path
@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from core.models.output_aware import load_study
 from core.quantize.layer_methods import METHODS
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "output_aware.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "chapters" / "output_aware.py")
 
 
 @pytest.fixture

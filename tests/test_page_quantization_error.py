@@ -1,4 +1,4 @@
-"""AppTest of pages/quantization_error.py: the average error, what the error map is sent, the curve, uploads.
+"""AppTest of chapters/quantization_error.py: the average error, what the error map is sent, the curve, uploads.
 
 The error map and the curve are project components (ui/error_map.py, ui/charts.py): their data is read
 from the elements' JSON. What the browser computes from it (E, the hover) is checked in tests/test_browser.py.
@@ -20,7 +20,7 @@ from core.images.io import image_digest, sample_image
 from core.images.palette import palette_kmeans
 from ui.image_choice import IMAGE_KEY, UPLOADED_KEY, ChosenImage
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "quantization_error.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "chapters" / "quantization_error.py")
 CHINA = sample_image("china.jpg")
 
 

@@ -1,4 +1,4 @@
-"""AppTest of pages/shared_colors.py: byte accounting by hand, palette PNG, magnifier, uploads good and bad."""
+"""AppTest of chapters/shared_colors.py: byte accounting by hand, palette PNG, magnifier, uploads good and bad."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from core.images.io import image_digest, palette_png, png_bytes, sample_image
 from core.images.palette import palette_kmeans
 from ui.image_choice import ChosenImage, block_locator_png
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "shared_colors.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "chapters" / "shared_colors.py")
 CHINA = sample_image("china.jpg")
 HEIGHT, WIDTH = CHINA.shape[:2]
 

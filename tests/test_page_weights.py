@@ -9,7 +9,7 @@ from core import distributions
 from core.models import autoencoder
 from core.quantize.weight_sharing import quantize_weights, random_inputs
 
-PAGE = "../pages/weights.py"
+PAGE = "../chapters/weights.py"
 SHOWN = 5e-3  # metrics show 3 significant digits
 
 

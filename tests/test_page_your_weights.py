@@ -1,4 +1,4 @@
-"""AppTest of pages/your_weights.py: the shipped model before any upload, the budget, every bad upload of
+"""AppTest of chapters/your_weights.py: the shipped model before any upload, the budget, every bad upload of
 the issue giving a clear message while the page keeps working, and the quantized file."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from core.weightfile.report import report_weights
 from ui.literal_text import literal_text
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "your_weights.py")
+PAGE = str(ROOT / "chapters" / "your_weights.py")
 SHIPPED = ROOT / "models" / "autoencoder.safetensors"
 GOOD = save_numpy({"layer.weight": np.random.default_rng(0).standard_normal((64, 200)).astype(np.float32)})
 

@@ -7,13 +7,13 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_FILES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py")), *sorted((ROOT / "core").rglob("*.py"))]
+APP_FILES = [ROOT / "app.py", *sorted((ROOT / "chapters").glob("*.py")), *sorted((ROOT / "ui").glob("*.py")), *sorted((ROOT / "core").rglob("*.py"))]
 # Calls through which input could run code or reach a shell (model.eval() is torch's, an attribute).
 FORBIDDEN_BUILTINS = {"eval", "exec", "__import__"}
 FORBIDDEN_METHODS = {"system", "popen", "Popen", "check_output", "check_call", "spawnv", "execv"}
 FORBIDDEN_MODULES = {"pickle", "marshal", "shelve", "dill", "subprocess"}
 # Where raw HTML is allowed: the data-types table colors the bits of numbers the page formats itself.
-HTML_ALLOWED = {"pages/data_types.py"}
+HTML_ALLOWED = {"chapters/data_types.py"}
 
 
 def calls_and_imports(path: Path) -> tuple[list[ast.Call], set[str]]:

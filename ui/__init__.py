@@ -1,2 +1,2 @@
-"""Streamlit code the pages share (image choice, the shipped model, background jobs). It lives
-outside pages/ because Streamlit serves every module in pages/ as a page of its own."""
+"""Streamlit code the chapters share: the story's order, charts, image choice, the shipped model,
+background jobs. Only app.py's navigation makes pages, from the files in chapters/."""

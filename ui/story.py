@@ -32,31 +32,31 @@ class Chapter:
 
 
 CHAPTERS = (
-    Chapter("pages/shared_colors.py", "Shared colors", ":material/palette:", "Images",
+    Chapter("chapters/shared_colors.py", "Shared colors", ":material/palette:", "Images",
             "A photo painted with only k colors: how few before you notice?"),
-    Chapter("pages/quantization_error.py", "Quantization error", ":material/local_fire_department:", "Images",
+    Chapter("chapters/quantization_error.py", "Quantization error", ":material/local_fire_department:", "Images",
             "A map of where those shared colors went wrong, pixel by pixel."),
-    Chapter("pages/weights.py", "Weights", ":material/grid_on:", "Weights",
+    Chapter("chapters/weights.py", "Weights", ":material/grid_on:", "Weights",
             "The same sharing on a weight matrix, and a bound on how far its output can move."),
-    Chapter("pages/autoencoder.py", "Autoencoder", ":material/draw:", "Weights",
+    Chapter("chapters/autoencoder.py", "Autoencoder", ":material/draw:", "Weights",
             "Draw a digit; a network redraws it with 8, 4, 2, then 1 bit per weight."),
-    Chapter("pages/data_types.py", "Data types", ":material/memory:", "Linear quantization",
+    Chapter("chapters/data_types.py", "Data types", ":material/memory:", "Linear quantization",
             "Sign, exponent, mantissa: what FP32, FP16, BF16, FP8 and INT8 keep of one number."),
-    Chapter("pages/mapping.py", "Scale and affine mapping", ":material/straighten:", "Linear quantization",
+    Chapter("chapters/mapping.py", "Scale and affine mapping", ":material/straighten:", "Linear quantization",
             "Floats onto a ruler of small integers: one scale, and sometimes a zero point."),
-    Chapter("pages/granularity.py", "Granularity", ":material/view_module:", "Linear quantization",
+    Chapter("chapters/granularity.py", "Granularity", ":material/view_module:", "Linear quantization",
             "One scale per tensor, per row or per group: the error bought with each scale stored."),
-    Chapter("pages/calibration.py", "Calibration", ":material/tune:", "Linear quantization",
+    Chapter("chapters/calibration.py", "Calibration", ":material/tune:", "Linear quantization",
             "Activations arrive at run time: pick where to clip them from a few samples."),
-    Chapter("pages/integer_layer.py", "Integer layer", ":material/calculate:", "Linear quantization",
+    Chapter("chapters/integer_layer.py", "Integer layer", ":material/calculate:", "Linear quantization",
             "A layer computed in int8 and int32 only, followed stage by stage."),
-    Chapter("pages/deep_compression.py", "Deep Compression", ":material/compress:", "Compression in practice",
+    Chapter("chapters/deep_compression.py", "Deep Compression", ":material/compress:", "Compression in practice",
             "Prune, share, fine-tune, Huffman-code: a real classifier about 50× smaller, scored on digits it never saw."),
-    Chapter("pages/output_aware.py", "Output-aware quantization", ":material/output:", "Compression in practice",
+    Chapter("chapters/output_aware.py", "Output-aware quantization", ":material/output:", "Compression in practice",
             "Quantize for what a layer computes, not for its weights: product quantization and GPTQ."),
-    Chapter("pages/number_formats.py", "Number formats", ":material/data_array:", "Compression in practice",
+    Chapter("chapters/number_formats.py", "Number formats", ":material/data_array:", "Compression in practice",
             "The 4-bit formats models ship in (NF4, MXFP4, NVFP4, llama.cpp's blocks) on the same weights."),
-    Chapter("pages/your_weights.py", "Your weights", ":material/upload_file:", "Compression in practice",
+    Chapter("chapters/your_weights.py", "Your weights", ":material/upload_file:", "Compression in practice",
             "Bring a weight file: the bits each tensor needs, and the best file under a size budget."),
 )  # fmt: skip
 
@@ -70,14 +70,14 @@ def sections() -> dict[str, list[Chapter]]:
 
 
 def next_chapter(path: str) -> Chapter | None:
-    """The chapter after the one in `path` ("pages/....py"), or None after the last."""
+    """The chapter after the one in `path` ("chapters/....py"), or None after the last."""
     paths = [chapter.path for chapter in CHAPTERS]
     position = paths.index(path)
     return CHAPTERS[position + 1] if position + 1 < len(CHAPTERS) else None
 
 
 def chapter_link(path: str, label: str) -> None:
-    """A link to the chapter in `path` ("pages/....py"); its label as plain text when the page runs without the
+    """A link to the chapter in `path` ("chapters/....py"); its label as plain text when the page runs without the
     app's navigation (a page tested on its own), where Streamlit knows no other page."""
     chapter = next(chapter for chapter in CHAPTERS if chapter.path == path)
     try:

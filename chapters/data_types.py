@@ -153,7 +153,7 @@ st.dataframe(
     hide_index=True,
 )
 st.caption("BF16 keeps FP32's 8-bit exponent (the same range) with 7 mantissa bits; FP16 trades range for 3 more mantissa bits.")
-chapter_link("pages/number_formats.py", "Below 8 bits: FP6, FP4, NF4 and the block formats models ship in (MX, NVFP4, llama.cpp) on the Number formats page")
+chapter_link("chapters/number_formats.py", "Below 8 bits: FP6, FP4, NF4 and the block formats models ship in (MX, NVFP4, llama.cpp) on the Number formats page")
 
 st.subheader("INT8 with a scale")
 st.write(
