@@ -20,6 +20,7 @@ from core.checks import bits as check_bits
 from core.checks import finite_array
 from core.measure.reconstruction import mse
 from core.measure.sizes import float_bytes, linear_bytes, shared_bytes
+from core.models.state_dicts import checked_state_dict
 from core.quantize.kmeans import kmeans_1d
 from core.quantize.linear import choose_qparams, dequantize, quantize
 
@@ -95,23 +96,8 @@ def _images(images: object) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 
-def _state_arrays(state_dict: Mapping[str, object]) -> dict[str, np.ndarray]:
-    """The model's tensors from a state dict as finite float32 arrays of the right shapes, or ValueError."""
-    missing = [name for name in TENSOR_NAMES if name not in state_dict]
-    if missing:
-        raise ValueError(f"state_dict must hold {', '.join(TENSOR_NAMES)}; missing {', '.join(missing)}")
-    arrays = {}
-    for name, shape in TENSOR_SHAPES.items():
-        value = state_dict[name]
-        array = finite_array(value.detach().numpy() if isinstance(value, torch.Tensor) else value, name)
-        if array.shape != shape:
-            raise ValueError(f"state_dict[{name!r}] must have shape {shape}; got {array.shape}")
-        arrays[name] = array.astype(np.float32, copy=False)
-    return arrays
-
-
 def _state(state_dict: Mapping[str, object]) -> dict[str, torch.Tensor]:
-    return {name: torch.from_numpy(array) for name, array in _state_arrays(state_dict).items()}
+    return {name: torch.from_numpy(array) for name, array in checked_state_dict(state_dict, TENSOR_SHAPES).items()}
 
 
 def _forward(state: dict[str, torch.Tensor], inputs: torch.Tensor) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -204,7 +190,7 @@ def quantize_model(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     layer_bits = _layer_bits(bits)
-    tensors = _state_arrays(state_dict)
+    tensors = checked_state_dict(state_dict, TENSOR_SHAPES)
     float_tensors, indices, codebooks, storage = {}, {}, {}, 0
     for name, values in tensors.items():
         width = layer_bits[name.split(".")[0]]

@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import load_file
 
 from core.checks import finite_array
+from core.models.state_dicts import checked_state_dict
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 MODEL_NAMES = ("lenet_300_100", "lenet5")
@@ -103,18 +104,7 @@ def model_card(model: str) -> dict:
 
 def check_state_dict(model: str, state_dict: Mapping[str, object]) -> dict[str, np.ndarray]:
     """The model's tensors from a state dict as finite float32 arrays of the right shapes, or ValueError."""
-    shapes = TENSOR_SHAPES[_model_name(model)]
-    missing = [name for name in shapes if name not in state_dict]
-    if missing:
-        raise ValueError(f"state_dict must hold {', '.join(shapes)}; missing {', '.join(missing)}")
-    arrays = {}
-    for name, shape in shapes.items():
-        value = state_dict[name]
-        array = finite_array(value.detach().numpy() if isinstance(value, torch.Tensor) else value, f"state_dict[{name!r}]")
-        if array.shape != shape:
-            raise ValueError(f"state_dict[{name!r}] must have shape {shape}; got {array.shape}")
-        arrays[name] = array.astype(np.float32, copy=False)
-    return arrays
+    return checked_state_dict(state_dict, TENSOR_SHAPES[_model_name(model)])
 
 
 def check_images(images: object) -> np.ndarray:
