@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.models.output_aware import BIT_WIDTHS, STUDY_PATH, load_study, pq_trial
 from core.quantize.layer_methods import METHODS
+from core.quantize.pq import pq_bits_per_weight
 from ui.background import run_in_background
 from ui.charts import plotly_chart
 
@@ -206,13 +207,13 @@ st.dataframe(
     },
     hide_index=True,
     column_config={  # short headers and fixed digits, so the table fits its column at 1024 px
-        "bits per weight": st.column_config.NumberColumn("bits / weight", format="%.3f"),
+        "bits per weight": st.column_config.NumberColumn("bits/wt", format="%.3f"),
         "weight error": st.column_config.NumberColumn("weight err.", format="%.4f", help="‖W − Ŵ‖_F / ‖W‖_F"),
         "output error, training digits": st.column_config.NumberColumn(
-            "output err. (train)", format="%.4f", help="‖X(W − Ŵ)ᵀ‖_F / ‖XWᵀ‖_F on the 4,500 training digits it was fitted on"
+            "out. err., train", format="%.4f", help="‖X(W − Ŵ)ᵀ‖_F / ‖XWᵀ‖_F on the 4,500 training digits it was fitted on"
         ),
         "output error, held-out digits": st.column_config.NumberColumn(
-            "output err. (held out)", format="%.4f", help="‖X(W − Ŵ)ᵀ‖_F / ‖XWᵀ‖_F on the 500 held-out digits"
+            "out. err., held out", format="%.4f", help="‖X(W − Ŵ)ᵀ‖_F / ‖XWᵀ‖_F on the 500 held-out digits"
         ),
         "bound": st.column_config.NumberColumn("bound", format="%.3g", help="‖W − Ŵ‖₂/‖W‖₂ × cond₂(W), the article's bound"),
     },
@@ -240,12 +241,14 @@ st.write(
 )
 in_features = layers[layer]["shape"][1]
 sub_vectors = layers[layer]["shape"][0] * in_features
-with st.form("pq_trial"):
-    left, right = st.columns(2)
-    block = left.select_slider("Sub-vector length (block)", [size for size in (1, 2, 4, 8, 16) if in_features % size == 0], value=4)
-    k = right.select_slider("Codewords (k)", [2**power for power in range(1, 9)], value=64)
-    submitted = st.form_submit_button("Fit both objectives")
-if submitted:
+left, right = st.columns(2)
+block = left.select_slider("Sub-vector length (block)", [size for size in (1, 2, 4, 8, 16) if in_features % size == 0], value=4)
+k = right.select_slider("Codewords (k)", [2**power for power in range(1, 9)], value=64)
+st.metric(
+    "Bits per weight at this setting", f"{pq_bits_per_weight(tuple(layers[layer]['shape']), block, k):.3f}",
+    help=f"log2(k) bits per sub-vector of {block}, plus the layer's {k} float16 codewords of {block} values",
+)
+if st.button("Fit both objectives"):
     if k > sub_vectors // block:
         st.error(f"k must be at most the number of sub-vectors, {sub_vectors // block:,} for block {block}; got {k}.")
     else:
@@ -254,8 +257,7 @@ if submitted:
         except ValueError as error:
             st.error(f"Could not quantize this layer: {error}")
             st.stop()
-        a, b, c = st.columns(3)
-        a.metric("Bits per weight", f"{weight_row['bits_per_weight']:.3f}")
+        b, c = st.columns(2)
         b.metric("Output error, weight objective", percent(weight_row["output_error"]))
         c.metric(
             "Output error, output objective", percent(output_row["output_error"]),
