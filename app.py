@@ -31,9 +31,6 @@ def prepare_process() -> None:
     gc.collect()
     gc.freeze()
 
-
-prepare_process()
-
 START_ICON = ":material/arrow_forward:"
 PICTURE_WIDTH = 320
 
@@ -113,15 +110,21 @@ def link_to_next_chapter(current: st.Page, home: st.Page) -> None:
         st.caption(following.hook)
 
 
-presentation.set_up_page()
-presentation.switch()
-warm_up()
-preload_plotly()
-run_pages = {path: copy.copy(page) for path, page in page_templates().items()}
-home = st.Page(landing, title="Home", icon=":material/home:", default=True)
-sections = {
-    section: [chapter_pages()[chapter.path] for chapter in chapters] for section, chapters in story.sections().items()
-}
-current = st.navigation({"": [home], **sections}, expanded=True)  # all 14 listed: with the presentation switch below it, Streamlit showed 10 and "View more"
-current.run()  # a page that calls st.stop() (a missing file, a notice) ends there, without the link below
-link_to_next_chapter(current, home)
+# ui.background's workers are started by multiprocessing's spawn, which re-runs the file of sys.modules["__main__"]
+# as "__mp_main__" in each new worker. Under Streamlit that is this script whenever another session's run has just
+# installed it there (ui.background hides it while it starts its workers, but cannot stop other threads): in a
+# worker it must define its functions and draw nothing.
+if __name__ != "__mp_main__":
+    prepare_process()
+    presentation.set_up_page()
+    presentation.switch()
+    warm_up()
+    preload_plotly()
+    run_pages = {path: copy.copy(page) for path, page in page_templates().items()}
+    home = st.Page(landing, title="Home", icon=":material/home:", default=True)
+    sections = {
+        section: [chapter_pages()[chapter.path] for chapter in chapters] for section, chapters in story.sections().items()
+    }
+    current = st.navigation({"": [home], **sections}, expanded=True)  # all 14 listed: with the presentation switch below it, Streamlit showed 10 and "View more"
+    current.run()  # a page that calls st.stop() (a missing file, a notice) ends there, without the link below
+    link_to_next_chapter(current, home)

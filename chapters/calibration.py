@@ -116,6 +116,11 @@ except ValueError as error:
     st.error(f"Could not calibrate: {error}")
     st.stop()
 
+scores = heldout_scores(layer, bits, float(percentile))
+parts = {method: (rounding, clipping) for method, (_, rounding, clipping) in scores.items()}
+best = min(parts, key=lambda m: sum(parts[m]))
+st.metric(f"Lowest activation MSE at {bits} bits on held-out activations", METHOD_LABELS[best], help=f"{sum(parts[best]):.3g}")
+
 counts, edges, zeros = histogram_of(layer)
 zoom = st.toggle("Zoom on the thresholds", help="The four thresholds often sit close together in the tail of the histogram.")
 histogram = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), marker_color="lightsteelblue", name="activations"))
@@ -135,8 +140,6 @@ histogram.update_layout(
 plotly_chart(histogram)
 st.caption(f"{counts.sum():,} activations from {N_CALIBRATION} digits; {zeros:.0%} of them are exactly 0 (ReLU), which every threshold stores exactly.")
 
-scores = heldout_scores(layer, bits, float(percentile))
-parts = {method: (rounding, clipping) for method, (_, rounding, clipping) in scores.items()}
 st.dataframe(
     {
         "method": [METHOD_LABELS[m] for m in chosen],
@@ -153,8 +156,6 @@ st.caption(
     "Each threshold applied to the held-out activations: the share of them clipped at t, and their squared error "
     "split into rounding (values inside [0, t]) and clipping (values above t)."
 )
-best = min(parts, key=lambda m: sum(parts[m]))
-st.metric(f"Lowest activation MSE at {bits} bits on held-out activations", METHOD_LABELS[best], help=f"{sum(parts[best]):.3g}")
 
 with st.expander("How entropy and MSE choose"):
     (kl_t, kl), (mse_t, rounding, clipping) = choice_curves(layer, bits)

@@ -143,6 +143,11 @@ t = fraction * largest
 rounding, clipping = calibration.error_parts(sample, t, clip_bits, signed=True)
 thresholds, rounding_curve, clipping_curve_values = clipping_curve(int(seed), clip_bits)
 best = float(thresholds[np.argmin(rounding_curve + clipping_curve_values)])
+a, b, c, d = st.columns(4)
+a.metric("Rounding MSE", f"{rounding:.3g}")
+b.metric("Clipping MSE", f"{clipping:.3g}")
+c.metric("Total MSE", f"{rounding + clipping:.3g}")
+d.metric("Best t on the sweep", f"{best:.3g}", help=f"{best / largest:.0%} of max|x| = {largest:.3g}")
 
 figure = go.Figure()
 figure.add_trace(go.Scatter(x=thresholds, y=rounding_curve, name="rounding (values inside ±t)"))
@@ -151,9 +156,3 @@ figure.add_trace(go.Scatter(x=thresholds, y=rounding_curve + clipping_curve_valu
 figure.add_vline(x=t, line_color="crimson", annotation_text=f"t = {t:.3g}")
 figure.update_layout(height=360, xaxis_title="clip threshold t", yaxis_title="mean squared error", yaxis_type="log", margin=dict(l=10, r=10, t=30, b=10))
 plotly_chart(figure)
-
-a, b, c, d = st.columns(4)
-a.metric("Rounding MSE", f"{rounding:.3g}")
-b.metric("Clipping MSE", f"{clipping:.3g}")
-c.metric("Total MSE", f"{rounding + clipping:.3g}")
-d.metric("Best t on the sweep", f"{best:.3g}", help=f"{best / largest:.0%} of max|x| = {largest:.3g}")

@@ -97,3 +97,12 @@ def test_presentation_mode_is_a_session_flag_the_switch_sets() -> None:
     assert app.session_state[presentation.KEY] is True and app.toggle(key=presentation.SWITCH_KEY).value
     app.toggle(key=presentation.SWITCH_KEY).set_value(False).run()
     assert app.session_state[presentation.KEY] is False
+
+
+def test_a_worker_process_re_running_app_py_draws_nothing() -> None:
+    # multiprocessing's spawn re-runs sys.modules["__main__"]'s file as "__mp_main__" in every new worker of
+    # ui.background; under load another session's run had just put app.py there, and the worker ran the whole app.
+    import runpy
+
+    namespace = runpy.run_path(APP, run_name="__mp_main__")
+    assert "prepare_process" in namespace and "current" not in namespace and "run_pages" not in namespace
