@@ -203,9 +203,8 @@ st.markdown(
     "by at most the condition number of W. The measured values are over 1,000 random normal inputs x, with x and "
     f"Wx measured in the vector {vector_p}-norm."
 )
-if is_square:
-    with st.expander("Why the bound holds, step by step"):
-        derivation(tex, result.relative_error, cond, bound)
+if is_square and st.toggle("Why the bound holds, step by step", help="Four steps in LaTeX, with this matrix's numbers"):
+    derivation(tex, result.relative_error, cond, bound)  # typeset only when asked: it changes with every move
 if not is_square:
     st.info(
         f"The condition number needs W⁻¹, and this {weights.shape[0]}×{weights.shape[1]} matrix has no inverse, "

@@ -184,6 +184,8 @@ def test_bytes_of_a_matrix_with_fewer_weights_than_levels_are_described_as_store
 @pytest.mark.parametrize("p", [1, "fro"])
 def test_the_bound_is_derived_in_latex_with_this_matrix_numbers(p):
     app = run(choice="normal", bits=3, norm=p)
+    assert not app.latex  # typeset only when the reader asks
+    next(toggle for toggle in app.toggle if toggle.label.startswith("Why the bound")).set_value(True).run()
     relative, condition, bound = (metric(app, start) for start in ("Relative error", "Condition number", "Bound"))
     final = app.latex[-1].value.strip("$\n").replace(r"\,", ",")  # LaTeX thin spaces separate the thousands
     assert f"_{{{relative}}}" in final and f"_{{{condition}}}" in final
