@@ -85,7 +85,6 @@ class ErrorMap:
     colors (the browser computes their E from it and the original's drawn pixels).
     """
 
-    png: bytes  # the palette PNG of the whole image, as SharedColors.png
     colors: int  # palette size
     average: float  # mean E over all pixels
     largest: int  # max E over all pixels
@@ -133,7 +132,7 @@ def error_map(image: ChosenImage, k: int) -> ErrorMap:
     errors = pixel_error(image.pixels, shared.palette.take(shared.labels, axis=0))  # take: 4x faster than []
     step = heatmap_step(*errors.shape)
     shown_png = shared.png if step == 1 else palette_png(shared.palette, shared.labels[::step, ::step])
-    return ErrorMap(shared.png, len(shared.palette), float(errors.mean()), int(errors.max()), step, shown_png)
+    return ErrorMap(len(shared.palette), float(errors.mean()), int(errors.max()), step, shown_png)
 
 
 @kept(_by_digest)
