@@ -36,4 +36,4 @@ USER app
 EXPOSE 8501
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=2)"]
-CMD ["streamlit", "run", "app.py"]
+CMD ["streamlit", "run", "serve.py"]

@@ -9,7 +9,6 @@ from threadpoolctl import threadpool_limits
 
 from ui import presentation, story
 from ui.charts import preload_plotly
-from ui.warm_up import start_warm_up
 
 
 @st.cache_resource(show_spinner=False)
@@ -39,13 +38,7 @@ PICTURE_WIDTH = 320
 def page_templates() -> dict[str, st.Page]:
     """The page of each chapter, {chapter path: page}, made once per process: st.Page resolves its file on
     disk (~10% of the server's time under load when rebuilt every rerun)."""
-    return {chapter.path: st.Page(chapter.path, title=chapter.title, icon=chapter.icon) for chapter in story.CHAPTERS}
-
-
-@st.cache_resource(show_spinner=False)
-def warm_up() -> None:
-    """Once per server process: every page runs once in the background, so no reader meets a cold page."""
-    start_warm_up([page.url_path for page in page_templates().values()])
+    return {chapter.path: st.Page(chapter.path, title=chapter.title, icon=chapter.icon, url_path=chapter.url_path) for chapter in story.CHAPTERS}
 
 
 def chapter_pages() -> dict[str, st.Page]:
@@ -118,7 +111,6 @@ if __name__ != "__mp_main__":
     prepare_process()
     presentation.set_up_page()
     presentation.switch()
-    warm_up()
     preload_plotly()
     run_pages = {path: copy.copy(page) for path, page in page_templates().items()}
     home = st.Page(landing, title="Home", icon=":material/home:", default=True)

@@ -2,9 +2,8 @@
 
     .venv/bin/python bench/first_visit.py
 
-Starts `streamlit run app.py`, opens the landing page once (the first session starts the server's
-warm-up, ui/warm_up.py), waits for the warm-up's line in the server log, then opens every page as a new
-reader would: a new browser context (its own session) loads the app, whose every page starts loading
+Starts `streamlit run serve.py` (which warms every page as it starts, ui/warm_up.py), waits for the
+warm-up's line in the server log with no reader connected, then opens every page as a new reader would: a new browser context (its own session) loads the app, whose every page starts loading
 plotly.js in the background (ui/charts.py's preload), and clicks the page's sidebar link once the app
 has loaded ("app ready": from opening the URL until plotly.js is loaded). "first visit" runs from the
 click until the page's script has finished and its charts, canvases and images are drawn.
@@ -87,13 +86,8 @@ def main(warm_up_timeout: float) -> None:
     rows = []
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            landing = time.perf_counter()
-            context = browser.new_context(viewport=VIEWPORT)
-            AppPage(context.new_page(), server).open()
-            context.close()
-            landing = time.perf_counter() - landing
             warm = wait_for_line(server, DONE_MESSAGE, warm_up_timeout)
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             for title in registered_pages():
                 print(f"opening {title}", file=sys.stderr, flush=True)
                 rows.append((title, first_visit(browser, server, title)))
@@ -101,8 +95,8 @@ def main(warm_up_timeout: float) -> None:
     finally:
         stop_streamlit(process)
     load = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
-    print(f"Fresh server: healthy after {healthy:.1f} s; landing page (first session) {landing:.1f} s; "
-          f"warm-up done {'after ' + format(warm, '.1f') + ' s more' if warm is not None else 'NOT within the timeout'}.")
+    print(f"Fresh server: healthy after {healthy:.1f} s; warm-up done, with no reader connected, "
+          f"{'after ' + format(warm, '.1f') + ' s more' if warm is not None else 'NOT within the timeout'}.")
     print(f"Load: {load}")
     print()
     print(f"| page | app ready (s) | first visit (s) | ≤ {TARGET_SECONDS:g} s |")

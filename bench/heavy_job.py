@@ -6,7 +6,7 @@ on the same server; the readers' update times before, during and after it. Print
     .venv/bin/python bench/heavy_job.py --page "Quantization error" --widget Image --choices flower.jpg
 
 A heavy job shares its server's interpreter with every session of that server; a balancer in front changes
-nothing on that server, so this runs one `streamlit run app.py` directly. Each repeat (--repeats) starts a
+nothing on that server, so this runs one `streamlit run serve.py` directly. Each repeat (--repeats) starts a
 fresh server, so the job's result is never cached yet:
 1. the readers open their pages (--reader-pages: by default every registered page that starts no background
    job itself, but --page), the heavy session opens --page,

@@ -1,4 +1,4 @@
-"""Load: one `streamlit run app.py`, N sessions at once moving sliders and drawing; prints a table.
+"""Load: one `streamlit run serve.py`, N sessions at once moving sliders and drawing; prints a table.
 
 Each round of N sessions (each its own Streamlit session on one of the registered pages) has phases:
 1. open: the sessions arrive evenly over --ramp s and open their page (the app, then its sidebar link);
@@ -578,7 +578,7 @@ if __name__ == "__main__":
         script, chosen = FLOOR_APP, [FLOOR_PAGE]
     else:
         pages = registered_pages()
-        script, chosen = "app.py", arguments.pages or list(pages)
+        script, chosen = "serve.py", arguments.pages or list(pages)
         unknown = [title for title in chosen if title not in pages]
         if unknown:
             sys.exit(f"--pages: {unknown} are not registered in app.py; registered: {list(pages)}")

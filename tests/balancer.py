@@ -2,7 +2,7 @@
 addresses it reads from the environment (QE_BIND, QE_STATS_BIND, QE_APP1, QE_APP2) are set here.
 tests/test_deploy.py and bench/load.py use it.
 
-    with Cluster.start(tmp_path) as cluster:      # two `streamlit run app.py` and one haproxy
+    with Cluster.start(tmp_path) as cluster:      # two `streamlit run serve.py` and one haproxy
         cluster.url                               # where a reader connects
         cluster.servers()                         # {"app1": {"status": "UP", "stot": "3", ...}, ...}
 """

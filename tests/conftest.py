@@ -1,4 +1,4 @@
-"""Fixtures for the browser tests: one `streamlit run app.py` server and one headless chromium per session,
+"""Fixtures for the browser tests: one `streamlit run serve.py` server and one headless chromium per session,
 and `AppPage`, a browser tab with the waits a Streamlit page needs. bench/load.py reuses the server helpers.
 
 Chromium is the system package (`apt-get install chromium`, as .ci/run does), driven by the Python
@@ -89,13 +89,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_streamlit(log_path: Path, script: str = "app.py", root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+def start_streamlit(log_path: Path, script: str | None = None, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
     """Start `streamlit run script` in root on a free loopback port, output to log_path; return (process, base URL)
-    once healthy.
+    once healthy. The script is by default the one the README starts, serve.py (app.py in trees older than it,
+    which bench/browser_cost.py runs as "before").
 
     The process is the streamlit interpreter itself (no shell in between), so its PID is the one to stop.
     """
     port = free_port()
+    script = script or ("serve.py" if (root / "serve.py").exists() else "app.py")
     command = [
         sys.executable, "-m", "streamlit", "run", script,
         "--server.port", str(port),
@@ -151,7 +153,7 @@ def registered_pages() -> dict[str, str]:
 
 @dataclass
 class StreamlitServer:
-    """A running `streamlit run app.py`: its base URL and the file its output goes to."""
+    """A running `streamlit run serve.py`: its base URL and the file its output goes to."""
 
     url: str
     log_path: Path
@@ -303,7 +305,7 @@ def chromium():
 
 @pytest.fixture(scope="session")
 def streamlit_server(chromium, tmp_path_factory):
-    """`streamlit run app.py` on a free loopback port for the whole session, stopped by its PID afterwards."""
+    """`streamlit run serve.py` on a free loopback port for the whole session, stopped by its PID afterwards."""
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     process, url = start_streamlit(log_path)
     yield StreamlitServer(url, log_path)

@@ -250,7 +250,6 @@ def test_error_map_hover_shows_the_pixel_its_colors_and_its_error(app_page):
 def test_server_warms_every_page_in_the_background(app_page):
     from ui.warm_up import DONE_MESSAGE
 
-    app_page.open()  # any session's first run starts the warm-up, once per server process
     deadline = time.monotonic() + 300
     while DONE_MESSAGE not in app_page.server.log() and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -25,6 +25,11 @@ class Chapter:
     """One line that makes a reader want to open the chapter (the landing page and the link to it)."""
 
     @property
+    def url_path(self) -> str:
+        """The page's address under the app (app.py's navigation and the start-up warm-up): the file's name."""
+        return Path(self.path).stem
+
+    @property
     def picture(self) -> Path | None:
         """The chapter's picture on the landing page, or None when it has none."""
         path = PICTURES / f"{Path(self.path).stem}.png"
