@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -259,3 +260,5 @@ def test_server_warms_every_page_in_the_background(app_page):
         assert f"Warm-up: {path.removeprefix('chapters/').removesuffix('.py')} in" in log
     assert "did not finish" not in log
     assert TRACEBACK not in log
+    with urllib.request.urlopen(f"{app_page.server.url}/warmed", timeout=5) as response:
+        assert (response.status, response.read()) == (200, b"warm")

@@ -31,6 +31,7 @@ DEPLOY = ROOT / "deploy"
 MANIFESTS = sorted((DEPLOY / "kubernetes").glob("*.yaml"))
 KUBERNETES_VERSIONS = ["1.30", kubernetes_validate.latest_version()]  # a release many clusters still run; the newest known
 HEALTH = "/_stcore/health"
+WARMED = "/warmed"  # serve.py's route: 200 once its start-up warm-up is over (tests/test_serve.py)
 APP_PATHS = ["serve.py", "app.py", ".streamlit/config.toml", "core", "chapters", "ui", "models", "assets"]  # what `streamlit run serve.py` reads
 LEFT_OUT = [".venv/bin/python", "tests/conftest.py", "bench/load.py", ".git/HEAD", "screenshots/home.png", "core/__pycache__/checks.cpython-311.pyc"]
 # Four flat colors: its palette at the default k = 8 is exactly these (the page says it has only 4).
@@ -230,12 +231,13 @@ def test_schema_check_rejects_a_misspelt_field():
         kubernetes_validate.validate(deployment, KUBERNETES_VERSIONS[-1], strict=True)
 
 
-def test_pods_are_probed_on_streamlit_health_and_request_resources():
+def test_pods_start_when_warm_are_probed_on_streamlit_health_and_request_resources():
     deployment = manifests()["Deployment"]
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     port = {p["name"]: p["containerPort"] for p in container["ports"]}["http"]
     assert str(port) == dockerfile_env()["STREAMLIT_SERVER_PORT"]
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    assert container["startupProbe"]["httpGet"] == {"path": WARMED, "port": "http"}
+    for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": HEALTH, "port": "http"}, probe
     resources = container["resources"]
     assert set(resources["requests"]) == {"cpu", "memory"} and set(resources["limits"]) >= {"memory"}

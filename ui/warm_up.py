@@ -19,6 +19,8 @@ from streamlit.runtime import Runtime
 
 PAGE_TIMEOUT_SECONDS = 600
 DONE_MESSAGE = "Warm-up done"  # bench/first_visit.py waits for this line in the server log
+finished = threading.Event()
+"""Set once the warm-up has run every page (or given up on one): serve.py's /warmed answers from it."""
 
 logger = get_logger(__name__)
 
@@ -64,6 +66,7 @@ def visit_pages(url_paths: Iterable[str]) -> None:
             logger.info("Warm-up: %s in %.1f s", url_path, time.perf_counter() - page_start)
     finally:
         on_event_loop(runtime, runtime.disconnect_session, session_id)
+        finished.set()
     logger.info("%s: every page in %.1f s", DONE_MESSAGE, time.perf_counter() - start)
 
 
