@@ -31,14 +31,15 @@ _MISSING = object()
 class MemoryBudget:
     """A least-recently-used store of (key -> value) whose values' sizes in bytes add up to at most `limit_bytes`.
 
-    A value larger than the whole budget is not kept. Thread-safe.
+    A value larger than the whole budget is not kept. Thread-safe, and re-entrant: a garbage collection inside a
+    call may run a finalizer that discards entries.
     """
 
     def __init__(self, limit_bytes: int) -> None:
         self.limit_bytes = int(limit_bytes)
         self._entries: OrderedDict[Hashable, tuple[object, int]] = OrderedDict()
         self._used = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @property
     def used_bytes(self) -> int:
@@ -77,7 +78,8 @@ class MemoryBudget:
     def discard(self, matches: Callable[[Hashable], bool]) -> None:
         """Drop every entry whose key matches."""
         with self._lock:
-            for key in [key for key in self._entries if matches(key)]:
+            # matches may allocate, and so collect garbage whose finalizer discards: iterate over a copy
+            for key in [key for key in list(self._entries) if matches(key)]:
                 self._drop(key)
 
     def clear(self) -> None:

@@ -1,4 +1,7 @@
 import dataclasses
+import gc
+import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -139,3 +142,23 @@ def test_read_only_reaches_every_array_and_a_write_then_raises():
     for array in (result.pixels, result.table["a"][0]):
         with pytest.raises(ValueError, match="read-only"):
             array[0] = 1
+
+
+def test_a_finalizer_that_discards_during_a_call_neither_deadlocks_nor_breaks_the_iteration():
+    budget = MemoryBudget(100)
+    budget.put("upload", b"x" * 10, 10)
+    budget.put("other", b"y" * 10, 10)
+
+    class Upload:
+        pass
+
+    upload = Upload()
+    upload.cycle = upload  # freed by a garbage collection only, as an expired session's objects are
+    weakref.finalize(upload, budget.discard, lambda key: key == "upload")
+    del upload
+    # the collection runs while discard holds the lock and iterates, as an automatic one can
+    call = threading.Thread(target=budget.discard, args=(lambda key: gc.collect() < 0,), daemon=True)
+    call.start()
+    call.join(timeout=10)
+    assert not call.is_alive(), "deadlocked"
+    assert budget.keys() == ["other"] and budget.used_bytes == 10

@@ -1,6 +1,8 @@
 """ui/memory.py: page results kept in the process's byte budget, and freed memory handed back to glibc."""
 
 import ast
+import gc
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,24 @@ def test_kept_builds_once_per_key_and_accounts_the_result_in_bytes():
 
 def test_freed_memory_is_returned_where_glibc_offers_malloc_trim():
     assert memory.return_freed_memory() is (memory._TRIM is not None)
+
+
+def test_returning_memory_collects_cycles_so_an_expired_sessions_upload_is_forgotten():
+    forgotten = []
+
+    class Session:
+        pass
+
+    session = Session()
+    session.state = {"session": session}  # Streamlit's session objects refer to each other
+    weakref.finalize(session, forgotten.append, "upload")
+    del session
+    gc.disable()  # an idle server collects nothing on its own
+    try:
+        memory.return_freed_memory()
+    finally:
+        gc.enable()
+    assert forgotten == ["upload"]
 
 
 def test_forget_drops_every_kept_result_keyed_by_that_first_part():

@@ -10,8 +10,9 @@ Freed memory goes back to the system (glibc only; `keep_memory_returnable`, once
 MMAP_THRESHOLD bytes or more (a 4 MP image's per-pixel arrays) get their own mappings, returned the moment
 they are freed, instead of glibc's default, which after the first such free serves arrays up to 32 MB from
 heaps that fragment; at most ARENA_MAX heaps instead of one per thread (Streamlit runs
-each session's script in its own thread); and a daemon thread calls malloc_trim every TRIM_SECONDS to
-hand back freed pages in the middle of a heap, so memory goes down after sessions expire.
+each session's script in its own thread); and a daemon thread, every TRIM_SECONDS, collects the expired
+sessions' garbage cycles and calls malloc_trim to hand back freed pages in the middle of a heap, so memory
+goes down after sessions expire.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import gc
 import inspect
 import threading
 import time
@@ -107,7 +109,11 @@ _MALLOPT = _glibc_function("mallopt", [ctypes.c_int, ctypes.c_int])
 
 
 def return_freed_memory() -> bool:
-    """Give freed heap memory back to the operating system (glibc's malloc_trim); False where there is no glibc."""
+    """Collect garbage cycles, then give freed heap memory back to the operating system (glibc's malloc_trim);
+    False where there is no glibc (the cycles are collected all the same)."""
+    # An ended session's Streamlit objects refer to each other: only a full collection frees them, and an idle
+    # server (postScriptGC off) runs none, so an expired session's upload stayed, with its kept results.
+    gc.collect()
     if _TRIM is None:
         return False
     _TRIM(0)  # ctypes releases the GIL for the call
@@ -115,13 +121,12 @@ def return_freed_memory() -> bool:
 
 
 @st.cache_resource
-def keep_memory_returnable() -> threading.Thread | None:
-    """Once per process: glibc's fixed mmap threshold and arena cap, and a daemon thread that returns freed
-    memory every TRIM_SECONDS (None without glibc)."""
-    if _TRIM is None or _MALLOPT is None:
-        return None
-    _MALLOPT(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    _MALLOPT(_M_ARENA_MAX, ARENA_MAX)
+def keep_memory_returnable() -> threading.Thread:
+    """Once per process: glibc's fixed mmap threshold and arena cap (where glibc is), and a daemon thread that
+    returns freed memory every TRIM_SECONDS."""
+    if _MALLOPT is not None:
+        _MALLOPT(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        _MALLOPT(_M_ARENA_MAX, ARENA_MAX)
 
     def trim_forever() -> None:
         while True:
