@@ -13,6 +13,9 @@ the first visit, after that visit; one that never logs the line, after the first
 sits is split by /proc/PID/smaps: the main heap, anonymous mappings (glibc's other arenas, large arrays,
 Python's object arenas, thread stacks) and files (code and libraries).
 
+With --probe, the server also says what holds its memory (bench/memory_probe: the budget's bytes, uploads
+still alive, Streamlit's sessions and caches) when warm, once the sessions have expired, and at the end.
+
     .venv/bin/python -m bench.memory --uploads 20 --sessions 10 --budget-mb 600
 """
 
@@ -22,11 +25,14 @@ import argparse
 import asyncio
 import datetime
 import io
+import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bench.load import Target, rss_mb, session_ttl, settled_rss  # noqa: E402
+from bench.memory_probe.sitecustomize import PROBE_VARIABLE  # noqa: E402
 from bench.protocol_session import ProtocolSession  # noqa: E402
 from core.content_cache import BUDGET_VARIABLE  # noqa: E402
 from core.images.io import sample_image  # noqa: E402
@@ -53,6 +60,7 @@ HEADROOM_MB = 300  # the issue's allowance for one upload in flight
 WARM_UP_PREFIX = "Warm-up"  # every line ui/warm_up.py logs starts so
 WARM_UP_START_SECONDS = 60  # a warm-up that logs nothing this long after its start is taken as not running
 WARM_UP_TIMEOUT = 900
+PROBE_FOLDER = ROOT / "bench" / "memory_probe"
 
 
 def photo(seed: int) -> bytes:
@@ -87,7 +95,9 @@ async def upload(session: ProtocolSession, seed: int) -> float:
     return seconds
 
 
-async def soak(server: Target, uploads: int, sessions: int, settle: float) -> tuple[list[tuple[str, float, str]], float, dict]:
+async def soak(
+    server: Target, uploads: int, sessions: int, settle: float, look: Callable[[str], Awaitable[None]]
+) -> tuple[list[tuple[str, float, str]], float, dict]:
     url, (pid,) = server.url, server.servers.values()
     rows: list[tuple[str, float, str]] = []
     peak, stop = [rss_mb(pid)], asyncio.Event()
@@ -108,8 +118,10 @@ async def soak(server: Target, uploads: int, sessions: int, settle: float) -> tu
     rows.append(("peak (sampled every 0.25 s)", peak[0], ""))
     expired = await settled_rss(server, settle)
     rows.append((f"{settle:.0f} s after the last session closed (sessions expired)", expired, ""))
+    await look("sessions expired")
     await asyncio.sleep(TRIM_SECONDS + 5)
-    rows.append((f"{TRIM_SECONDS + 5} s later (after a malloc_trim)", rss_mb(pid), ""))
+    rows.append((f"{TRIM_SECONDS + 5} s later (after a collection and a malloc_trim)", rss_mb(pid), ""))
+    await look("the end")
     return rows, peak[0], resident_by_kind(pid)
 
 
@@ -150,21 +162,44 @@ async def baselines(url: str, pid: int, log_path: Path) -> tuple[float, float, s
     return cold, rss_mb(pid), f"one visit to {PAGE} (libraries imported, sample image)"
 
 
+def prober(pid: int, path: Path | None, seen: list[tuple[str, dict]]) -> Callable[[str], Awaitable[None]]:
+    """An async look(step) that, with a probe file, has the server append what holds its memory (bench/memory_probe) to
+    it and adds (step, that line) to seen; without one, does nothing."""
+
+    async def look(step: str) -> None:
+        if path is None:
+            return
+        count = len(path.read_text().splitlines()) if path.exists() else 0
+        os.kill(pid, signal.SIGUSR1)
+        while not path.exists() or len(lines := path.read_text().splitlines()) == count:
+            await asyncio.sleep(0.2)
+        seen.append((step, json.loads(lines[-1])))
+
+    return look
+
+
 def started_server(log_path: Path) -> tuple[subprocess.Popen, Target]:
     """The server under test, started as the tests start it (its PID is the streamlit process's own)."""
     process, url = start_streamlit(log_path)
     return process, Target("server", url, {"server": process.pid}, [log_path])
 
 
-async def main(uploads: int, sessions: int, budget_mb: float, settle: float) -> None:
+async def main(uploads: int, sessions: int, budget_mb: float, settle: float, probe: bool) -> None:
     os.environ[BUDGET_VARIABLE] = f"{budget_mb:g}"
     log_path = Path(tempfile.mkdtemp(prefix="memory_")) / "server.log"
+    probe_path = log_path.with_name("probe.jsonl") if probe else None
+    if probe_path is not None:
+        os.environ[PROBE_VARIABLE] = str(probe_path)
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROBE_FOLDER), os.environ.get("PYTHONPATH")]))
     process, server = started_server(log_path)
+    looks: list[tuple[str, dict]] = []
+    look = prober(process.pid, probe_path, looks)
     try:
         cold, warm, warmed_by = await baselines(server.url, process.pid, log_path)
         warm_kinds = resident_by_kind(process.pid)
+        await look("warm")
         load_start, start = os.getloadavg(), time.monotonic()
-        rows, peak, after_kinds = await soak(server, uploads, sessions, settle)
+        rows, peak, after_kinds = await soak(server, uploads, sessions, settle, look)
         load_end = os.getloadavg()
     finally:
         stop_streamlit(process)
@@ -191,6 +226,15 @@ async def main(uploads: int, sessions: int, budget_mb: float, settle: float) -> 
     print("|---|---:|---:|---:|")
     for kind, before in warm_kinds.items():
         print(f"| {kind} | {before:.0f} | {after_kinds[kind]:.0f} | {after_kinds[kind] - before:+.0f} |")
+    if looks:
+        print()
+        print("| probe | RSS (MiB) | budget (MB, entries) | uploads alive | sessions active, stored | AppSessions alive | Streamlit's caches (MB) |")
+        print("|---|---:|---:|---:|---:|---:|---|")
+        for step, seen in looks:
+            caches = ", ".join(f"{name} {mb:.1f}" for name, mb in seen["streamlit_caches_mb"].items())
+            print(f"| {step} | {seen['rss_mib']:.0f} | {seen.get('budget_mb', 0):.0f}, {seen.get('budget_entries', 0)} | "
+                  f"{seen.get('uploads_alive', 0)} | {seen['sessions_active']}, {seen['sessions_stored']} | "
+                  f"{seen['app_sessions_alive']} | {caches} |")
 
 
 def parse_args() -> argparse.Namespace:
@@ -199,9 +243,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=10, help="sessions that then upload one each")
     parser.add_argument("--budget-mb", type=float, default=600, help=f"the cache budget ({BUDGET_VARIABLE}), MB")
     parser.add_argument("--settle", type=float, default=session_ttl() + 10, help="seconds to wait for sessions to expire")
+    parser.add_argument("--probe", action="store_true", help="also ask the server what holds its memory (bench/memory_probe)")
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     arguments = parse_args()
-    asyncio.run(main(arguments.uploads, arguments.sessions, arguments.budget_mb, arguments.settle))
+    asyncio.run(main(arguments.uploads, arguments.sessions, arguments.budget_mb, arguments.settle, arguments.probe))
