@@ -143,10 +143,13 @@ def read_only(value: object) -> None:
 
 
 def content_key(value: object) -> Hashable:
-    """A key equal for arguments of equal content: None, numbers and strings with their type, arrays by shape, dtype
-    and SHA-256 of their bytes, byte strings by SHA-256, tuples and lists item by item. Raises TypeError for others."""
+    """A key equal for arguments of equal content: None, numbers (NumPy's too) and strings with their type, arrays by
+    shape, dtype and SHA-256 of their bytes, byte strings by SHA-256, tuples and lists item by item. Raises TypeError
+    for others."""
     if value is None or isinstance(value, (bool, int, float, complex, str)):
         return type(value).__name__, value
+    if isinstance(value, np.generic):  # a NumPy scalar, as a widget or an array's item can give
+        return type(value).__name__, value.item()
     if isinstance(value, np.ndarray):
         contiguous = np.ascontiguousarray(value)
         return "ndarray", contiguous.shape, contiguous.dtype.str, _sha256(memoryview(contiguous).cast("B"))

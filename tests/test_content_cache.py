@@ -126,6 +126,7 @@ def test_content_key_is_equal_for_equal_contents_only():
     assert content_key(b"abc") == content_key(bytearray(b"abc")) != content_key(b"abd")
     assert content_key((1, "a", None, [2.5])) == content_key((1, "a", None, [2.5]))
     assert len({content_key(1), content_key(1.0), content_key(True), content_key("1")}) == 4  # equal in Python, not here
+    assert content_key(np.int64(3)) == content_key(np.arange(5)[3]) != content_key(np.float32(3))
     hash(content_key((values, b"x", ("fc1", 4))))
 
 

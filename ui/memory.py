@@ -45,7 +45,9 @@ _MISSING = object()
 warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
 
 
-def kept(key: Callable[..., Hashable] | None = None, spinner: str | None = None):
+def kept(
+    key: Callable[..., Hashable] | None = None, spinner: str | None = None
+) -> Callable[[Callable[Params, Result]], Callable[Params, Result]]:
     """Decorator: cache a function's results in the process budget under (its name, key(*args)), showing spinner
     while it runs. Without key, the arguments' contents (content_key) are the key, leaving out parameters named
     _…, as st.cache_data does. Kept arrays are made read-only: every session gets the kept object itself.
