@@ -16,10 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from bench.timing import median_ms  # noqa: E402
+from core.content_cache import PROCESS_BUDGET  # noqa: E402
 from core.distributions import weight_matrix  # noqa: E402
 from core.measure import norms  # noqa: E402
 from core.quantize import weight_sharing
@@ -49,7 +49,7 @@ def page_rows(n: int, repeats: int) -> dict[str, float]:
     for name, (key, before, after) in changes.items():
         first, again = [], []
         for _ in range(repeats):
-            st.cache_data.clear()
+            PROCESS_BUDGET.clear()
             app = AppTest.from_file(PAGE, default_timeout=300)
             app.session_state["weights_n"] = n
             app.session_state[key] = before

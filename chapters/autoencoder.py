@@ -12,6 +12,7 @@ from core.measure.sizes import float_bytes
 from core.models import autoencoder
 from core.models.mnist import N_HELDOUT, SIDE, digit_png, drawing_to_mnist
 from ui.charts import plotly_chart
+from ui.memory import kept
 from ui.shipped_model import mnist_split, state_dict, stop_unless_shipped
 from ui.your_turn import your_turn
 
@@ -29,17 +30,17 @@ COLLAPSED_SPREAD = 0.25
 FLOAT32_BYTES = float_bytes(autoencoder.N_PARAMETERS)
 
 
-@st.cache_resource(max_entries=24, show_spinner="Sharing the weights…")
+@kept(spinner="Sharing the weights…")
 def quantized(bits_per_layer: tuple[tuple[str, int | None], ...], method: str) -> autoencoder.QuantizedModel:
     return autoencoder.quantize_model(state_dict(), dict(bits_per_layer), method)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Exporting the quantized model…")
+@kept(spinner="Exporting the quantized model…")
 def exported(bits_per_layer: tuple[tuple[str, int | None], ...], method: str) -> bytes:
     return autoencoder.export_quantized(quantized(bits_per_layer, method))
 
 
-@st.cache_data(max_entries=24, show_spinner=False)
+@kept()
 def heldout_spread(bits_per_layer: tuple[tuple[str, int | None], ...], method: str) -> float:
     """How different the model's reconstructions of the held-out digits are from each other (output_spread)."""
     return output_spread(autoencoder.reconstruct(quantized(bits_per_layer, method).state_dict, mnist_split()[2]))
@@ -53,7 +54,7 @@ def stored_as(model: autoencoder.QuantizedModel) -> str:
     return shared + (" for the quantized layers, 4 bytes a value for the float32 ones" if model.float_tensors else "")
 
 
-@st.cache_data(max_entries=2, show_spinner="Measuring held-out MSE at 1–8 bits (once)…")
+@kept(spinner="Measuring held-out MSE at 1–8 bits (once)…")
 def heldout_curves() -> dict[str, np.ndarray]:
     images = mnist_split()[2]
     curves = {method: autoencoder.mse_by_bits(state_dict(), images, method=method) for method in METHOD_LABELS}

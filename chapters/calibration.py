@@ -11,6 +11,7 @@ from core.models import autoencoder
 from core.models.mnist import N_HELDOUT
 from core.quantize import calibration
 from ui.charts import plotly_chart
+from ui.memory import kept
 from ui.shipped_model import mnist_split, state_dict, stop_unless_shipped
 from ui.your_turn import your_turn
 
@@ -34,7 +35,7 @@ def setup():
     return autoencoder.load_autoencoder(), state_dict(), train_images[:N_CALIBRATION], heldout_images
 
 
-@st.cache_data(max_entries=2, show_spinner="Running the digits through the autoencoder…")
+@kept(spinner="Running the digits through the autoencoder…")
 def activations(split: str) -> dict[str, np.ndarray]:
     """{layer: the activations entering it, flattened} on the calibration or held-out digits."""
     _, state, calibration_images, heldout_images = setup()
@@ -42,12 +43,12 @@ def activations(split: str) -> dict[str, np.ndarray]:
     return {layer: values.ravel() for layer, values in autoencoder.layer_inputs(state, images).items()}
 
 
-@st.cache_data(max_entries=64, show_spinner="Calibrating…")
+@kept(spinner="Calibrating…")
 def thresholds(layer: str, bits: int, percentile: float) -> dict[str, float]:
     return {method: calibration.threshold(activations("calibration")[layer], method, bits, percentile) for method in calibration.METHODS}
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@kept()
 def histogram_of(layer: str) -> tuple[np.ndarray, np.ndarray, float]:
     """(counts, bin edges, share exactly 0) of the calibration activations entering layer."""
     values = activations("calibration")[layer]
@@ -55,7 +56,7 @@ def histogram_of(layer: str) -> tuple[np.ndarray, np.ndarray, float]:
     return counts, edges, float(np.mean(values == 0))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@kept()
 def heldout_scores(layer: str, bits: int, percentile: float) -> dict[str, tuple[float, float, float]]:
     """{method: (share of held-out activations clipped, rounding MSE, clipping MSE)} at each method's threshold."""
     heldout_values = activations("heldout")[layer]
@@ -65,14 +66,14 @@ def heldout_scores(layer: str, bits: int, percentile: float) -> dict[str, tuple[
     }
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@kept()
 def choice_curves(layer: str, bits: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(KL per cut point, rounding and clipping MSE per threshold) on the calibration activations entering layer."""
     values = activations("calibration")[layer]
     return calibration.kl_curve(values, bits), calibration.mse_curve(values, bits)
 
 
-@st.cache_data(max_entries=8, show_spinner="Quantizing every layer's activations and reconstructing the held-out digits…")
+@kept(spinner="Quantizing every layer's activations and reconstructing the held-out digits…")
 def end_to_end(percentile: float) -> tuple[float, dict[str, list[float]]]:
     """(float MSE, {method: held-out MSE with all activations quantized at each of END_TO_END_BITS})."""
     model, state, _, heldout_images = setup()

@@ -15,6 +15,7 @@ from core.compress.networks import NETWORKS
 from core.compress.sharing import INITIALISATIONS
 from ui.background import run_in_background
 from ui.charts import plotly_chart
+from ui.memory import kept
 
 MODEL_LABELS = {"lenet_300_100": "LeNet-300-100", "lenet5": "LeNet-5", "autoencoder": "Autoencoder (MSE)"}
 PAPER = {
@@ -26,23 +27,23 @@ INIT_LABELS = {"linear": "linear", "density": "density (CDF)", "random": "random
 INIT_COLORS = {"linear": "#1f77b4", "density": "#2ca02c", "random": "#d62728", "kmeans": "#7f7f7f"}
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@kept()
 def shipped_record(model: str) -> dict:
     return shipped.load_results(model)
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@kept()
 def shipped_file(model: str) -> bytes:
     return shipped.dc_path(model).read_bytes()
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@kept()
 def shipped_layers(model: str) -> list[dict]:
     """The shipped file's per-layer table, measured on the file itself (~0.1 s: it decodes the file)."""
     return pipeline.layer_table(shipped_file(model), shipped_record(model)["stages"][0]["bytes"])
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@kept()
 def custom_run(model: str, settings_json: str) -> dict:
     """The pipeline at the reader's settings, run off the server's GIL; the stages, table and file."""
     settings = pipeline.Settings(**json.loads(settings_json))

@@ -9,6 +9,7 @@ import streamlit as st
 from core import distributions
 from core.quantize import linear
 from ui.charts import plotly_chart
+from ui.memory import kept
 from ui.shipped_model import layer_weights
 from ui.your_turn import your_turn
 
@@ -24,7 +25,7 @@ GRANULARITY_COLORS = {
 GRANULARITY_SYMBOLS = {"per group of 32": "square", "per group of 64": "diamond", "per group of 128": "triangle-up"}
 
 
-@st.cache_data(max_entries=1, show_spinner=False)
+@kept()
 def synthetic_matrix() -> np.ndarray:
     return distributions.outlier_rows_matrix(*SYNTHETIC_SHAPE)
 
@@ -33,7 +34,7 @@ def weights_for(choice: str) -> np.ndarray:
     return synthetic_matrix() if choice == SYNTHETIC else layer_weights()[choice]
 
 
-@st.cache_data(max_entries=24, show_spinner="Quantizing at every granularity and bit width…")
+@kept(spinner="Quantizing at every granularity and bit width…")
 def curves(choice: str, symmetric: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return linear.granularity_errors(weights_for(choice), BIT_WIDTHS, symmetric)
 

@@ -8,6 +8,7 @@ import streamlit as st
 from core.measure.reconstruction import mse
 from core.models import autoencoder, mnist
 from core.quantize import qlinear
+from ui.memory import kept
 from ui.shipped_model import mnist_split, state_dict, stop_unless_shipped
 from ui.your_turn import your_turn
 
@@ -26,13 +27,13 @@ def setup():
     return state, autoencoder.LAYER_NAMES, autoencoder.layer_inputs(state, train_images[:N_CALIBRATION]), heldout_images
 
 
-@st.cache_resource(max_entries=2, show_spinner="Quantizing the layers to int8…")
+@kept(spinner="Quantizing the layers to int8…")
 def integer_layers(per_channel: bool) -> list[qlinear.Int8Linear]:
     state, names, calibration_inputs, _ = setup()
     return qlinear.quantize_autoencoder(state, names, calibration_inputs, per_channel)
 
 
-@st.cache_data(max_entries=4, show_spinner="Running the 500 held-out digits in integers and in float…")
+@kept(spinner="Running the 500 held-out digits in integers and in float…")
 def heldout_mse(per_channel: bool) -> tuple[float, float]:
     """(W8A8 MSE, float MSE) of the reconstructions of all held-out digits."""
     state, _, _, heldout_images = setup()

@@ -9,6 +9,7 @@ import streamlit as st
 from core import distributions
 from core.quantize import calibration, linear
 from ui.charts import plotly_chart
+from ui.memory import kept
 from ui.your_turn import your_turn
 
 WORKED_EXAMPLE = "-2.3, -1.1, 0.0, 1.5, 2.8, 4.0"
@@ -85,12 +86,12 @@ def mapping_column(column, values: np.ndarray, bits: int, symmetric: bool) -> No
     column.metric("Mean squared error", f"{np.mean((restored.astype(np.float64) - values) ** 2):.3g}")
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@kept()
 def clipping_sample(seed: int) -> np.ndarray:
     return distributions.weight_matrix("laplace", CLIP_SAMPLE_SIDE, seed).ravel()
 
 
-@st.cache_data(max_entries=16, show_spinner="Sweeping clip thresholds…")
+@kept(spinner="Sweeping clip thresholds…")
 def clipping_curve(seed: int, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return calibration.mse_curve(clipping_sample(seed), bits, signed=True)
 

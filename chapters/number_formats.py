@@ -13,6 +13,7 @@ from core.weightfile.read import TensorInfo, open_weights
 from ui.background import run_in_background
 from ui.charts import plotly_chart
 from ui.literal_text import literal_text
+from ui.memory import kept
 from ui.shipped_model import layer_weights
 
 DISTRIBUTION_LABELS = {
@@ -41,25 +42,25 @@ ZOOM_BITS = [3.9, 4.8]
 HISTOGRAM_BINS = 81
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@kept()
 def weights_for(choice: str, n: int, seed: int) -> np.ndarray:
     if choice in distributions.DISTRIBUTIONS:
         return distributions.weight_matrix(choice, n, seed)
     return layer_weights()[choice]
 
 
-@st.cache_data(max_entries=4, show_spinner="Reading the file's tensors…")
+@kept(spinner="Reading the file's tensors…")
 def file_tensors(file_id: str, _data: bytes, name: str) -> list[TensorInfo]:
     """The tensors an uploaded file lists (cached per upload; raises ValueError for a file that cannot be read)."""
     return open_weights(_data, name).tensors
 
 
-@st.cache_data(max_entries=4, show_spinner="Reading the tensor…")
+@kept(spinner="Reading the tensor…")
 def file_tensor(file_id: str, _data: bytes, name: str, index: int) -> np.ndarray:
     return open_weights(_data, name).read(index).astype(np.float32)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@kept()
 def comparison(key: str, _weights: np.ndarray, rotated: bool) -> dict[str, list]:
     """Every format on the weights `key` names (cached by key)."""
     return run_in_background(
@@ -70,17 +71,17 @@ def comparison(key: str, _weights: np.ndarray, rotated: bool) -> dict[str, list]
     )
 
 
-@st.cache_data(max_entries=8, show_spinner="Fitting 1-D k-means codebooks of 2 to 256 values…")
+@kept(spinner="Fitting 1-D k-means codebooks of 2 to 256 values…")
 def kmeans_curve(key: str, _weights: np.ndarray) -> dict[str, list]:
     return format_comparison.kmeans_reference(_weights)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@kept()
 def block_view(key: str, _weights: np.ndarray, fmt: str, index: int) -> format_comparison.BlockView:
     return format_comparison.inspect_block(_weights, fmt, index)
 
 
-@st.cache_data(max_entries=8, show_spinner="Storing the outlier three ways…")
+@kept(spinner="Storing the outlier three ways…")
 def story(n: int, seed: int, per_tensor: str, per_block: str) -> format_comparison.OutlierStory:
     return format_comparison.outlier_story(distributions.weight_matrix("outlier", n, seed), per_tensor, per_block, ROTATION_SEED)
 

@@ -13,6 +13,7 @@ from core.quantize.layer_methods import METHODS
 from core.quantize.pq import pq_bits_per_weight
 from ui.background import run_in_background
 from ui.charts import plotly_chart
+from ui.memory import kept
 
 MODEL_LABELS = {
     "autoencoder": "Autoencoder (784-1000-256-256-1000-784)",
@@ -23,12 +24,12 @@ COLORS = dict(zip(METHODS, ("#9e9e9e", "#616161", "#ef6c00", "#64b5f6", "#1565c0
 NEAREST = METHODS[0]
 
 
-@st.cache_data(max_entries=1, show_spinner=False)
+@kept()
 def studies() -> dict:
     return load_study()
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@kept()
 def trial(model: str, layer: str, block: int, k: int) -> list[dict]:
     return run_in_background(pq_trial, model, layer, block, k, label=f"Product quantization of {layer}, block {block}, k {k}")
 

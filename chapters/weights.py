@@ -12,6 +12,7 @@ from core.measure.divergence import DEFAULT_BINS, shared_histograms
 from core.measure.sizes import index_bits
 from core.quantize import weight_sharing
 from ui.charts import matrix_heatmap, plotly_chart
+from ui.memory import kept
 from ui.shipped_model import layer_weights
 from ui.your_turn import your_turn
 
@@ -40,7 +41,7 @@ MAX_HEATMAP_SIDE = 512
 SEED_KEY = "weights_seed"
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@kept()
 def matrix(choice: str, n: int, seed: int) -> np.ndarray:
     if choice in distributions.DISTRIBUTIONS:
         return distributions.weight_matrix(choice, n, seed)
@@ -49,23 +50,23 @@ def matrix(choice: str, n: int, seed: int) -> np.ndarray:
     return layer_weights()[choice]
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@kept()
 def inputs(length: int) -> np.ndarray:
     return weight_sharing.random_inputs(length)
 
 
-@st.cache_data(max_entries=32, show_spinner="Computing the condition number (an SVD of W)…")
+@kept(spinner="Computing the condition number (an SVD of W)…")
 def condition(choice: str, n: int, seed: int, p: object) -> float:
     return norms.condition_number(matrix(choice, n, seed), p)
 
 
-@st.cache_data(max_entries=32, show_spinner="Quantizing and measuring…")
+@kept(spinner="Quantizing and measuring…")
 def report(choice: str, n: int, seed: int, bits: int, method: str, p: object) -> weight_sharing.WeightReport:
     weights = matrix(choice, n, seed)
     return weight_sharing.weight_report(weights, bits, method, p, inputs(weights.shape[1]))
 
 
-@st.cache_data(max_entries=16, show_spinner="Quantizing at every bit width…")
+@kept(spinner="Quantizing at every bit width…")
 def rate_distortion(choice: str, n: int, seed: int, p: object) -> dict[str, np.ndarray]:
     return weight_sharing.rate_distortion(matrix(choice, n, seed), p)
 

@@ -19,6 +19,7 @@ from core.weightfile.report import METHODS, WeightReport, report_weights
 from ui.background import run_in_background
 from ui.charts import plotly_chart
 from ui.literal_text import literal_text
+from ui.memory import kept
 
 # The page's upload cap (the transfer cap, server.maxUploadSize, is 26 MiB, just above), checked in chosen_file, not only by
 # the browser: an upload and its report live in a worker's memory while several sessions share the replica.
@@ -35,7 +36,7 @@ BUDGET_KEY = "your_weights_budget"
 BUDGET_RANGE_KEY = "your_weights_budget_range"  # (low, high) the budget slider last had
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@kept()
 def analysed(digest: str, name: str, _source: str | bytes) -> WeightReport:
     """The report of a file (cached by its digest; _source, not hashed, is its path or bytes)."""
     return run_in_background(
@@ -43,7 +44,7 @@ def analysed(digest: str, name: str, _source: str | bytes) -> WeightReport:
     )
 
 
-@st.cache_resource(max_entries=4, show_spinner="Finding the best bits for every size…")
+@kept(spinner="Finding the best bits for every size…")
 def tradeoff(digest: str, method: str, _report: WeightReport) -> budget.Frontier | budget.HullPath:
     """The report's size–error trade-off for a method, shared by every slider move (up to 16 MB of back-pointers)."""
     return budget.report_tradeoff(_report, method)

@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -31,14 +31,15 @@ _MISSING = object()
 class MemoryBudget:
     """A least-recently-used store of (key -> value) whose values' sizes in bytes add up to at most `limit_bytes`.
 
-    A value larger than the whole budget is not kept. Thread-safe.
+    A value larger than the whole budget is not kept. Thread-safe, and re-entrant: a garbage collection inside a
+    call may run a finalizer that discards entries.
     """
 
     def __init__(self, limit_bytes: int) -> None:
         self.limit_bytes = int(limit_bytes)
         self._entries: OrderedDict[Hashable, tuple[object, int]] = OrderedDict()
         self._used = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @property
     def used_bytes(self) -> int:
@@ -77,8 +78,13 @@ class MemoryBudget:
     def discard(self, matches: Callable[[Hashable], bool]) -> None:
         """Drop every entry whose key matches."""
         with self._lock:
-            for key in [key for key in self._entries if matches(key)]:
+            # matches may allocate, and so collect garbage whose finalizer discards: iterate over a copy
+            for key in [key for key in list(self._entries) if matches(key)]:
                 self._drop(key)
+
+    def clear(self) -> None:
+        """Drop every entry."""
+        self.discard(lambda key: True)
 
     def _drop(self, key: Hashable) -> None:
         entry = self._entries.pop(key, None)
@@ -104,19 +110,59 @@ PROCESS_BUDGET = MemoryBudget(budget_from_environment())
 """The one budget every cache of the app draws on."""
 
 
+def _parts(value: object) -> Iterator[object]:
+    """The values inside value, through dataclasses, tuples, lists and dicts (keys and items); value itself otherwise."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from _parts(getattr(value, field.name))
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _parts(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _parts(key)
+            yield from _parts(item)
+    else:
+        yield value
+
+
 def size_in_bytes(value: object) -> int:
     """Bytes held by value's arrays and byte strings, through dataclasses, tuples, lists and dicts (others: getsizeof)."""
+    return sum(
+        part.nbytes if isinstance(part, np.ndarray) else len(part) if isinstance(part, (bytes, bytearray)) else sys.getsizeof(part)
+        for part in _parts(value)
+    )
+
+
+def read_only(value: object) -> None:
+    """Make every array in value (through dataclasses, tuples, lists and dicts) read-only, so that a result shared
+    by every session raises when one of them writes into it."""
+    for part in _parts(value):
+        if isinstance(part, np.ndarray):
+            part.setflags(write=False)
+
+
+def content_key(value: object) -> Hashable:
+    """A key equal for arguments of equal content: None, numbers (NumPy's too) and strings with their type, arrays by
+    shape, dtype and SHA-256 of their bytes, byte strings by SHA-256, tuples and lists item by item. Raises TypeError
+    for others."""
+    if value is None or isinstance(value, (bool, int, float, complex, str)):
+        return type(value).__name__, value
+    if isinstance(value, np.generic):  # a NumPy scalar, as a widget or an array's item can give
+        return type(value).__name__, value.item()
     if isinstance(value, np.ndarray):
-        return value.nbytes
+        contiguous = np.ascontiguousarray(value)
+        return "ndarray", contiguous.shape, contiguous.dtype.str, _sha256(memoryview(contiguous).cast("B"))
     if isinstance(value, (bytes, bytearray)):
-        return len(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return sum(size_in_bytes(getattr(value, field.name)) for field in dataclasses.fields(value))
+        return "bytes", _sha256(value)
     if isinstance(value, (tuple, list)):
-        return sum(map(size_in_bytes, value))
-    if isinstance(value, dict):
-        return sum(size_in_bytes(key) + size_in_bytes(item) for key, item in value.items())
-    return sys.getsizeof(value)
+        return type(value).__name__, tuple(map(content_key, value))
+    raise TypeError(f"no content key for a {type(value).__name__}: only None, numbers, strings, bytes, arrays, tuples and lists")
+
+
+def _sha256(data: bytes | bytearray | memoryview) -> bytes:
+    # SHA-256 runs on the CPU's SHA instructions here: ~0.7 ms per MB, half BLAKE2's time.
+    return hashlib.sha256(data).digest()
 
 
 class ContentCache(Generic[Built]):
@@ -148,10 +194,8 @@ class ContentCache(Generic[Built]):
 
     def discard(self, array: np.ndarray) -> None:
         """Drop what is kept for array's content, if anything (when no one will ask for it again)."""
-        key = self._key(np.ascontiguousarray(array))
+        key = self._key(array)
         self._budget.discard(lambda kept: kept == key)
 
-    def _key(self, contiguous: np.ndarray) -> tuple:
-        # SHA-256 runs on the CPU's SHA instructions here: ~0.7 ms per MB, half BLAKE2's time.
-        digest = hashlib.sha256(memoryview(contiguous).cast("B")).digest()
-        return (self, contiguous.shape, contiguous.dtype.str, digest)
+    def _key(self, array: np.ndarray) -> tuple:
+        return self, content_key(array)

@@ -1,4 +1,7 @@
 import dataclasses
+import gc
+import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -9,6 +12,8 @@ from core.content_cache import (
     ContentCache,
     MemoryBudget,
     budget_from_environment,
+    content_key,
+    read_only,
     size_in_bytes,
 )
 
@@ -111,3 +116,50 @@ def test_discard_drops_only_that_content():
     assert len(cache) == 1
     cache(np.ones(2)), cache(np.zeros(2))
     assert len(built) == 3
+
+
+def test_content_key_is_equal_for_equal_contents_only():
+    values = np.arange(6.0)
+    assert content_key(values) == content_key(values.copy()) == content_key(np.repeat(values, 2)[::2])
+    assert content_key(values) != content_key(values.reshape(2, 3))
+    assert content_key(values) != content_key(values.astype(np.float32))
+    assert content_key(b"abc") == content_key(bytearray(b"abc")) != content_key(b"abd")
+    assert content_key((1, "a", None, [2.5])) == content_key((1, "a", None, [2.5]))
+    assert len({content_key(1), content_key(1.0), content_key(True), content_key("1")}) == 4  # equal in Python, not here
+    assert content_key(np.int64(3)) == content_key(np.arange(5)[3]) != content_key(np.float32(3))
+    hash(content_key((values, b"x", ("fc1", 4))))
+
+
+def test_content_key_refuses_what_it_cannot_see_into():
+    with pytest.raises(TypeError, match="dict"):
+        content_key({"a": 1})
+    with pytest.raises(TypeError, match="Result"):
+        content_key((1, Result(np.zeros(1), (), {})))
+
+
+def test_read_only_reaches_every_array_and_a_write_then_raises():
+    result = Result(np.zeros(3), (b"x",), {"a": [np.ones(2)]})
+    read_only(result)
+    for array in (result.pixels, result.table["a"][0]):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 1
+
+
+def test_a_finalizer_that_discards_during_a_call_neither_deadlocks_nor_breaks_the_iteration():
+    budget = MemoryBudget(100)
+    budget.put("upload", b"x" * 10, 10)
+    budget.put("other", b"y" * 10, 10)
+
+    class Upload:
+        pass
+
+    upload = Upload()
+    upload.cycle = upload  # freed by a garbage collection only, as an expired session's objects are
+    weakref.finalize(upload, budget.discard, lambda key: key == "upload")
+    del upload
+    # the collection runs while discard holds the lock and iterates, as an automatic one can
+    call = threading.Thread(target=budget.discard, args=(lambda key: gc.collect() < 0,), daemon=True)
+    call.start()
+    call.join(timeout=10)
+    assert not call.is_alive(), "deadlocked"
+    assert budget.keys() == ["other"] and budget.used_bytes == 10

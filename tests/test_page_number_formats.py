@@ -5,11 +5,11 @@ import re
 
 import numpy as np
 import pytest
-import streamlit as st
 from conftest import as_read
 from streamlit.testing.v1 import AppTest
 
 from core import distributions
+from core.content_cache import PROCESS_BUDGET
 from core.quantize import formats
 from ui.shipped_model import layer_weights
 
@@ -18,7 +18,7 @@ PAGE = "../chapters/number_formats.py"
 
 @pytest.fixture(scope="module")
 def app():
-    st.cache_data.clear()
+    PROCESS_BUDGET.clear()
     return AppTest.from_file(PAGE, default_timeout=180).run()
 
 

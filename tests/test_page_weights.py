@@ -6,6 +6,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core import distributions
+from core.content_cache import PROCESS_BUDGET
 from core.models import autoencoder
 from core.quantize.weight_sharing import quantize_weights, random_inputs
 
@@ -15,11 +16,11 @@ SHOWN = 5e-3  # metrics show 3 significant digits
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    st.cache_data.clear()
+    PROCESS_BUDGET.clear()
     st.cache_resource.clear()
     yield
     # a test that hides the model file must not leave "no model" cached for the pages tested after it
-    st.cache_data.clear()
+    PROCESS_BUDGET.clear()
     st.cache_resource.clear()
 
 

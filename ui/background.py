@@ -4,7 +4,7 @@ A core function that may take over ~0.5 s of CPU accepts `progress: Callable[[fl
 and calls it with (fraction done in [0, 1], what it is doing). A page runs it with
 `run_in_background(fn, *args, label=..., **kwargs)`: the work happens in a worker process, so other
 sessions' sliders keep their speed, and the page draws a progress bar fed by those calls. Cache the
-result in the page (`st.cache_data`) as for any other computation.
+result in the page (`ui.memory.kept`) as for any other computation.
 """
 
 from __future__ import annotations

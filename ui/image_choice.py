@@ -116,7 +116,6 @@ def choose_k(key: str, default: int = 8) -> int:
 def shared_colors(image: ChosenImage, k: int) -> SharedColors:
     """The k-means palette of the image with k colors, and the image saved as a palette PNG (cached)."""
     palette, labels = palette_kmeans(image.pixels, k, SEED)
-    labels.setflags(write=False)
     shares = np.bincount(labels.ravel(), minlength=len(palette)) / labels.size
     png = palette_png(palette, labels)
     height, width = labels.shape
