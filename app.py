@@ -8,12 +8,15 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from ui import presentation, story
+from ui.memory import keep_memory_returnable
 from ui.charts import preload_plotly
 
 
 @st.cache_resource(show_spinner=False)
 def prepare_process() -> None:
-    """Once per server process, before any page runs: heavy imports, BLAS threads, and a frozen heap."""
+    """Once per server process, before any page runs: memory handed back, heavy imports, BLAS threads, and a
+    frozen heap."""
+    keep_memory_returnable()  # first: glibc's arena cap counts only for threads' heaps made after it
     # plotly tells pandas objects apart by reading sys.modules["pandas"] without the import lock, so
     # a chart drawn while another session's thread is still importing pandas met a half-built module
     # (seen when a class opened the app at once): import everything heavy whole, here, first.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ def test_landing_page_links_every_section_and_prepares_the_process_once() -> Non
         assert frozen > 100_000  # the heavy libraries' objects are out of every later collection
         app.run()
         assert gc.get_freeze_count() <= frozen  # cached: a second freeze would add the rerun's objects
+        assert [thread.name for thread in threading.enumerate()].count("malloc_trim") == 1  # memory goes back, once
     gc.unfreeze()
 
 

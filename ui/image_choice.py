@@ -35,7 +35,7 @@ from core.images.palette_curve import CURVE_KS, error_curve
 from core.measure.image_error import pixel_error
 from ui.background import run_in_background
 from ui.literal_text import literal_text
-from ui.memory import forget, keep_memory_returnable, kept
+from ui.memory import forget, kept
 
 IMAGE_KEY = "chosen_image"  # ChosenImage: the image both image pages show
 UPLOADED_KEY = "uploaded_image"  # (file_id, ChosenImage) of the last good upload, kept when the uploader is empty
@@ -210,7 +210,6 @@ def choose_image() -> ChosenImage:
 
     A file that cannot be used shows st.error and leaves the previous image in place.
     """
-    keep_memory_returnable()
     state = st.session_state
     if IMAGE_KEY not in state:
         state[IMAGE_KEY] = _sample(DEFAULT_IMAGE)

@@ -122,9 +122,8 @@ def return_freed_memory() -> bool:
     return True
 
 
-@st.cache_resource
 def keep_memory_returnable() -> threading.Thread:
-    """Once per process: glibc's fixed mmap threshold and arena cap (where glibc is), and a daemon thread that
+    """Call once per process (app.py's prepare_process): glibc's fixed mmap threshold and arena cap (where glibc is), and a daemon thread that
     returns freed memory every TRIM_SECONDS."""
     if _MALLOPT is not None:
         _MALLOPT(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)

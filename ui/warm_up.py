@@ -1,7 +1,7 @@
 """Warm every chapter's default computations in the background, so no reader waits for a cold page.
 
 The server opens a session of its own, with no browser behind it, and visits every page once with its
-default widget values: the page scripts themselves fill the caches (st.cache_data, st.cache_resource)
+default widget values: the page scripts themselves fill the caches (ui.memory.kept, st.cache_resource)
 that a reader's first visit then reads. It runs in a thread of its own, one page after another, and
 logs how long it took; readers who arrive meanwhile are served as usual.
 """
