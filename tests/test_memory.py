@@ -2,6 +2,8 @@
 
 import ast
 import gc
+import threading
+import time
 import weakref
 from pathlib import Path
 
@@ -69,6 +71,31 @@ def test_forget_drops_every_kept_result_keyed_by_that_first_part():
     keys = [key[1] for key in PROCESS_BUDGET.keys() if isinstance(key[0], str) and "test_forget" in key[0]]
     assert keys == [("two", 3)]
     result.clear()
+
+
+def test_sessions_asking_for_one_missing_result_at_once_compute_it_once():
+    calls, started = [], threading.Barrier(4)
+
+    @memory.kept()
+    def slow_square(n: int) -> int:
+        calls.append(n)
+        time.sleep(0.3)
+        return n * n
+
+    def ask() -> None:
+        started.wait()
+        results.append(slow_square(7))
+
+    results: list[int] = []
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [49] * 4 and calls == [7]
+    assert slow_square(8) == 64 and calls == [7, 8]
+    assert not memory._COMPUTING  # nothing left behind once every computation is over
+    slow_square.clear()
 
 
 def test_without_a_key_the_arguments_contents_are_the_key_except_underscored_ones():

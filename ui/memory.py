@@ -25,8 +25,8 @@ import inspect
 import threading
 import time
 import warnings
-from collections.abc import Callable, Hashable
-from contextlib import nullcontext
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import ParamSpec, TypeVar
 
 import streamlit as st
@@ -64,17 +64,40 @@ def kept(
         def wrapper(*args: Params.args, **kwargs: Params.kwargs) -> Result:
             cache_key = (name, key_of(*args, **kwargs))
             result = PROCESS_BUDGET.get(cache_key, _MISSING)
-            if result is _MISSING:
-                with st.spinner(spinner) if spinner else nullcontext():
-                    result = function(*args, **kwargs)
-                read_only(result)
-                PROCESS_BUDGET.put(cache_key, result, size_in_bytes(result))
+            if result is not _MISSING:
+                return result
+            with _computing(cache_key):  # a class opening one page at once computes each result once, as st.cache_data did
+                result = PROCESS_BUDGET.get(cache_key, _MISSING)
+                if result is _MISSING:
+                    with st.spinner(spinner) if spinner else nullcontext():
+                        result = function(*args, **kwargs)
+                    read_only(result)
+                    PROCESS_BUDGET.put(cache_key, result, size_in_bytes(result))
             return result
 
         wrapper.clear = lambda: PROCESS_BUDGET.discard(lambda cache_key: cache_key[0] == name)
         return wrapper
 
     return decorate
+
+
+_COMPUTING: dict[Hashable, threading.Lock] = {}
+_COMPUTING_GUARD = threading.Lock()
+
+
+@contextmanager
+def _computing(cache_key: Hashable) -> Iterator[None]:
+    """Hold the lock of cache_key's computation: a second thread asking for the same missing result waits for
+    the first, then finds it kept."""
+    with _COMPUTING_GUARD:
+        lock = _COMPUTING.setdefault(cache_key, threading.Lock())
+    try:
+        with lock:
+            yield
+    finally:
+        with _COMPUTING_GUARD:
+            if _COMPUTING.get(cache_key) is lock:  # a thread still waiting on it holds it; later ones find the result
+                del _COMPUTING[cache_key]
 
 
 def _arguments_key(function: Callable[..., object]) -> Callable[..., Hashable]:
