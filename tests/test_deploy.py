@@ -24,6 +24,7 @@ import yaml
 from PIL import Image
 from streamlit import config as streamlit_config
 
+from core.content_cache import BUDGET_VARIABLE
 from tests.balancer import AFFINITY_COOKIE, HAPROXY_CONFIG, REPLICA_NAMES, Cluster, haproxy_missing
 from tests.conftest import ELEMENT_TIMEOUT_MS, ROOT, VIEWPORT, AppPage, StreamlitServer
 
@@ -31,6 +32,7 @@ DEPLOY = ROOT / "deploy"
 MANIFESTS = sorted((DEPLOY / "kubernetes").glob("*.yaml"))
 KUBERNETES_VERSIONS = ["1.30", kubernetes_validate.latest_version()]  # a release many clusters still run; the newest known
 HEALTH = "/_stcore/health"
+WARM_SERVER_MIB, UPLOAD_IN_FLIGHT_MB = 490, 300  # README, "Memory": the warm server; issue #20's allowance
 WARMED = "/warmed"  # serve.py's route: 200 once its start-up warm-up is over (tests/test_serve.py)
 APP_PATHS = ["serve.py", "app.py", ".streamlit/config.toml", "core", "chapters", "ui", "models", "assets"]  # what `streamlit run serve.py` reads
 LEFT_OUT = [".venv/bin/python", "tests/conftest.py", "bench/load.py", ".git/HEAD", "screenshots/home.png", "core/__pycache__/checks.cpython-311.pyc"]
@@ -231,6 +233,12 @@ def test_schema_check_rejects_a_misspelt_field():
         kubernetes_validate.validate(deployment, KUBERNETES_VERSIONS[-1], strict=True)
 
 
+def mebibytes(quantity: str) -> float:
+    """A Kubernetes memory quantity ("1536Mi", "3Gi") in MiB."""
+    units = {"Mi": 1, "Gi": 1024}
+    return float(quantity[:-2]) * units[quantity[-2:]]
+
+
 def test_pods_start_when_warm_are_probed_on_streamlit_health_and_request_resources():
     deployment = manifests()["Deployment"]
     [container] = deployment["spec"]["template"]["spec"]["containers"]
@@ -241,6 +249,9 @@ def test_pods_start_when_warm_are_probed_on_streamlit_health_and_request_resourc
         assert container[probe]["httpGet"] == {"path": HEALTH, "port": "http"}, probe
     resources = container["resources"]
     assert set(resources["requests"]) == {"cpu", "memory"} and set(resources["limits"]) >= {"memory"}
+    budget_mb = int({variable["name"]: variable["value"] for variable in container["env"]}[BUDGET_VARIABLE])
+    needed_mib = WARM_SERVER_MIB + (budget_mb + UPLOAD_IN_FLIGHT_MB) * 10**6 / 2**20
+    assert mebibytes(resources["requests"]["memory"]) >= needed_mib
     assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
 
 
