@@ -131,7 +131,8 @@ for height, (method, t) in zip(LABEL_HEIGHTS, chosen.items()):
         x=t, y=height, yref="paper", text=METHOD_LABELS[method].split(" ")[0], showarrow=False, xanchor="right",
         font=dict(color=METHOD_COLORS[method]), bgcolor="rgba(255,255,255,0.8)",
     )
-    histogram.add_trace(go.Scatter(x=[t, t], y=[None, None], mode="lines", line=dict(color=METHOD_COLORS[method], dash="dash"), name=f"{METHOD_LABELS[method]}: t = {t:.3g}"))
+    # a legend entry alone: with no points its data stays the same, so a move redraws only lines and labels
+    histogram.add_trace(go.Scatter(x=[None, None], y=[None, None], mode="lines", line=dict(color=METHOD_COLORS[method], dash="dash"), name=f"{METHOD_LABELS[method]}: t = {t:.3g}"))
 histogram.update_layout(
     height=380, yaxis_type="log", xaxis_title=f"activation entering {layer}", yaxis_title="count (log)",
     margin=dict(l=10, r=10, t=30, b=10), bargap=0,

@@ -32,6 +32,51 @@ function themed(layout, plot, element) {
   return { paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", ...layout, font };
 }
 
+// Plotly.react takes a data array it drew last time (the same object) as unchanged, and any other array as
+// new data, which makes it compute and draw the whole plot again. So the parts of a new figure's traces
+// equal to the last figure's are the last figure's objects, and each array plotly.py sent as base64
+// ({dtype, bdata, shape}, which plotly.js would decode anew each time) is decoded here once: a move that
+// changes only the layout (a line marking the slider's value, say) redraws only that.
+function reuseEqual(next, previous) {
+  if (next === previous || next === null || previous === null || typeof next !== "object" || typeof previous !== "object") {
+    return next;
+  }
+  if (Array.isArray(next) !== Array.isArray(previous)) return next;
+  const keys = Object.keys(next);
+  let same = keys.length === Object.keys(previous).length;
+  const merged = Array.isArray(next) ? [] : {};
+  for (const key of keys) {
+    merged[key] = reuseEqual(next[key], previous[key]);
+    same = same && merged[key] === previous[key];
+  }
+  return same ? previous : merged;
+}
+
+const TYPED_ARRAYS = {
+  i1: Int8Array, u1: Uint8Array, u1c: Uint8ClampedArray, i2: Int16Array, u2: Uint16Array,
+  i4: Int32Array, u4: Uint32Array, f4: Float32Array, f8: Float64Array,
+};
+const decodedOnce = new WeakMap(); // a part of a figure -> the same with its base64 arrays decoded
+
+function decoded(value) {
+  if (value === null || typeof value !== "object") return value;
+  if (!decodedOnce.has(value)) decodedOnce.set(value, decode(value));
+  return decodedOnce.get(value);
+}
+
+function decode(value) {
+  if (Array.isArray(value)) return value.map(decoded);
+  const dimensions = String(value.shape ?? "").split(",").filter((size) => size.trim()).map(Number);
+  if (typeof value.bdata !== "string" || !TYPED_ARRAYS[value.dtype] || dimensions.length > 2) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, decoded(item)]));
+  }
+  const bytes = Uint8Array.from(atob(value.bdata), (c) => c.charCodeAt(0));
+  const values = new TYPED_ARRAYS[value.dtype](bytes.buffer);
+  const [rows, columns] = dimensions;
+  if (columns === undefined) return values;
+  return Array.from({ length: rows }, (_, row) => values.subarray(row * columns, (row + 1) * columns));
+}
+
 export default function ({ parentElement, data }) {
   if (data.preload) {
     // Nothing to draw: start loading plotly.js while the reader is still deciding where to go, and
@@ -47,35 +92,54 @@ export default function ({ parentElement, data }) {
     plot.className = "qe-plotly-chart";
     parentElement.appendChild(plot);
   }
-  const figure = JSON.parse(data.figure);
+  plot.qeStopWaiting?.();
+  if (plot.dataset.drawn === data.revision && plot.dataset.expected === data.revision) return cleanup(plot); // unchanged
   const draw = () => {
     plot.dataset.expected = data.revision; // browser tests wait until drawn === expected
     loadPlotly(data.plotly_url).then((Plotly) => {
       if (!plot.isConnected || plot.dataset.expected !== data.revision) return; // newer data or a page change
+      const figure = JSON.parse(data.figure);
       const layout = themed(figure.layout || {}, plot, parentElement);
-      Plotly.react(plot, figure.data || [], layout, { responsive: true, displaylogo: false, ...data.config });
+      plot.qeTraces = reuseEqual(figure.data || [], plot.qeTraces);
+      Plotly.react(plot, decoded(plot.qeTraces), layout, { responsive: true, displaylogo: false, ...data.config });
       plot.dataset.drawn = data.revision;
     });
   };
-  // A chart in a closed expander or tab has no width: plotly would draw it at a wrong size, and
-  // redrawing it on every move is wasted. It is drawn when it first gets a width.
-  plot.qeObserver?.disconnect();
-  if (parentElement.offsetWidth > 0) {
+  // A chart in a closed expander or tab is not shown (an expander's content still has a width): drawing
+  // it on every move is wasted, and plotly would measure it wrongly. It is drawn when it is first shown.
+  if (parentElement.checkVisibility()) {
     draw();
   } else {
     delete plot.dataset.expected;
-    plot.qeObserver = new ResizeObserver(() => {
-      if (parentElement.offsetWidth === 0) return;
-      plot.qeObserver.disconnect();
-      draw();
-    });
-    plot.qeObserver.observe(parentElement);
+    plot.qeStopWaiting = whenShown(parentElement, draw);
   }
-  // Streamlit calls this when the component leaves the page, and also at once when new data arrives
-  // while this draw is still starting: only a div that has left the document may be purged.
+  return cleanup(plot);
+}
+
+// Call show once element is shown (an expander opened, a tab chosen); returns what stops the wait.
+function whenShown(element, show) {
+  const expander = element.closest("details");
+  const check = () => {
+    if (!element.checkVisibility()) return;
+    stop();
+    show();
+  };
+  const observer = new ResizeObserver(check); // a tab's content gets a size when chosen
+  const stop = () => {
+    observer.disconnect();
+    expander?.removeEventListener("toggle", check);
+  };
+  observer.observe(element);
+  expander?.addEventListener("toggle", check);
+  return stop;
+}
+
+// Streamlit calls this when the component leaves the page, and also at once when new data arrives while
+// a draw is still starting: only a div that has left the document may be purged.
+function cleanup(plot) {
   return () => {
     if (plot.isConnected) return;
-    plot.qeObserver?.disconnect();
+    plot.qeStopWaiting?.();
     if (window.Plotly) window.Plotly.purge(plot);
   };
 }
