@@ -77,6 +77,9 @@ function decode(value) {
   return Array.from({ length: rows }, (_, row) => values.subarray(row * columns, (row + 1) * columns));
 }
 
+// How far outside the window a chart still counts as in view: it is drawn before it scrolls in.
+const NEAR_VIEW = "400px 0px";
+
 export default function ({ parentElement, data }) {
   if (data.preload) {
     // Nothing to draw: start loading plotly.js while the reader is still deciding where to go, and
@@ -86,16 +89,11 @@ export default function ({ parentElement, data }) {
     loadPlotly(data.plotly_url).catch(() => {}); // a chart's own draw reports a failure
     return;
   }
-  let plot = parentElement.querySelector("div.qe-plotly-chart");
-  if (!plot) {
-    plot = document.createElement("div");
-    plot.className = "qe-plotly-chart";
-    parentElement.appendChild(plot);
-  }
-  plot.qeStopWaiting?.();
+  const plot = parentElement.querySelector("div.qe-plotly-chart") ?? newPlot(parentElement);
   if (plot.dataset.drawn === data.revision && plot.dataset.expected === data.revision) return cleanup(plot); // unchanged
-  const draw = () => {
-    plot.dataset.expected = data.revision; // browser tests wait until drawn === expected
+  delete plot.dataset.expected; // until the draw starts: browser tests wait until drawn === expected
+  plot.qePending = () => {
+    plot.dataset.expected = data.revision;
     loadPlotly(data.plotly_url).then((Plotly) => {
       if (!plot.isConnected || plot.dataset.expected !== data.revision) return; // newer data or a page change
       const figure = JSON.parse(data.figure);
@@ -105,33 +103,43 @@ export default function ({ parentElement, data }) {
       plot.dataset.drawn = data.revision;
     });
   };
-  // A chart in a closed expander or tab is not shown (an expander's content still has a width): drawing
-  // it on every move is wasted, and plotly would measure it wrongly. It is drawn when it is first shown.
-  if (parentElement.checkVisibility()) {
-    draw();
-  } else {
-    delete plot.dataset.expected;
-    plot.qeStopWaiting = whenShown(parentElement, draw);
-  }
+  drawIfShown(plot, parentElement);
   return cleanup(plot);
 }
 
-// Call show once element is shown (an expander opened, a tab chosen); returns what stops the wait.
-function whenShown(element, show) {
-  const expander = element.closest("details");
-  const check = () => {
-    if (!element.checkVisibility()) return;
-    stop();
-    show();
-  };
-  const observer = new ResizeObserver(check); // a tab's content gets a size when chosen
-  const stop = () => {
-    observer.disconnect();
+// The chart's div, and the observers that draw a figure put off while the chart was not shown.
+function newPlot(parentElement) {
+  const plot = document.createElement("div");
+  plot.className = "qe-plotly-chart";
+  parentElement.appendChild(plot);
+  const check = () => drawIfShown(plot, parentElement);
+  const expander = parentElement.closest("details");
+  const resizes = new ResizeObserver(check); // a tab's content gets a size when the tab is chosen
+  const scrolls = new IntersectionObserver(([entry]) => {
+    plot.qeNearView = entry.isIntersecting;
+    check();
+  }, { rootMargin: NEAR_VIEW });
+  resizes.observe(parentElement);
+  scrolls.observe(plot);
+  expander?.addEventListener("toggle", check);
+  plot.qeStopObserving = () => {
+    resizes.disconnect();
+    scrolls.disconnect();
     expander?.removeEventListener("toggle", check);
   };
-  observer.observe(element);
-  expander?.addEventListener("toggle", check);
-  return stop;
+  return plot;
+}
+
+// Draw the pending figure if the reader can see the chart or is about to. A chart in a closed expander
+// or tab (whose content still has a width) waits until it is shown: plotly would measure it wrongly,
+// and drawing it on every move is wasted. A chart far off screen waits until it scrolls near, except
+// for its first figure, which gives it its height on the page.
+function drawIfShown(plot, element) {
+  const near = plot.qeNearView !== false || plot.dataset.drawn === undefined;
+  if (!plot.qePending || !near || !element.checkVisibility()) return;
+  const draw = plot.qePending;
+  plot.qePending = null;
+  draw();
 }
 
 // Streamlit calls this when the component leaves the page, and also at once when new data arrives while
@@ -139,7 +147,7 @@ function whenShown(element, show) {
 function cleanup(plot) {
   return () => {
     if (plot.isConnected) return;
-    plot.qeStopWaiting?.();
+    plot.qeStopObserving();
     if (window.Plotly) window.Plotly.purge(plot);
   };
 }
