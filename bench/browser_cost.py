@@ -9,6 +9,9 @@ is measured on both, one after the other, so the load of the machine falls alike
 Each page is opened in one headless chromium tab, moved twice to warm its caches, then moved --moves
 times as bench/load.py's readers move (a random slider, one key press, wait for the text to change).
 N tabs moving about once a second ask N times a row's total of the machine's cores.
+
+Charts far outside the window are drawn when they scroll near, not on every move: --window-height 5000
+puts every chart of a page in view, to measure what a move costs a reader who sees them all.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from tests.conftest import (  # noqa: E402
     CHROMIUM_ARGS,
     IDLE_JS,
     PLOTS_DRAWN_JS,
+    VIEWPORT,
     registered_pages,
     start_streamlit,
     stop_streamlit,
@@ -117,10 +121,13 @@ async def wait_for_warm_up(browser, url: str, root: Path, log_path: Path) -> Non
         await asyncio.sleep(0.5)
 
 
-async def measure(browser, url: str, server_pids: set[int], server_pid: int, title: str, moves: int) -> tuple[dict[str, float], Results]:
+async def measure(
+    browser, url: str, server_pids: set[int], server_pid: int, title: str, moves: int, window_height: int
+) -> tuple[dict[str, float], Results]:
     reader = BrowserReader(browser, url)
     try:
         await reader.open(title)
+        await reader.page.set_viewport_size({**VIEWPORT, "height": window_height})
         rng, results = random.Random(0), Results()
         for _ in range(WARM_UP_MOVES):
             await reader.move(rng, Results(), title)
@@ -164,7 +171,7 @@ def chapter_titles(root: Path) -> set[str]:
     return set(re.findall(r'Chapter\(\s*"[^"]+",\s*"([^"]+)"', (root / "ui" / "story.py").read_text()))
 
 
-async def main(moves: int, before_ref: str, only: list[str]) -> None:
+async def main(moves: int, before_ref: str, only: list[str], window_height: int) -> None:
     from playwright.async_api import async_playwright
 
     work = Path(tempfile.mkdtemp(prefix="browser_cost_"))
@@ -184,14 +191,17 @@ async def main(moves: int, before_ref: str, only: list[str]) -> None:
                     if name == "before" and title not in chapter_titles(before_tree):
                         continue  # a page the older tree does not have
                     server_pids = {process.pid for process, _ in servers.values()}
-                    cost, results = await measure(browser, url, server_pids, process.pid, title, moves)
+                    cost, results = await measure(browser, url, server_pids, process.pid, title, moves, window_height)
                     rows[name].append((title, cost, results))
             await browser.close()
     finally:
         for process, _ in servers.values():
             stop_streamlit(process)
         git("worktree", "remove", "--force", str(before_tree))
-    print(f"CPU ms per slider move, one chromium tab at a time, {moves} moves per page after {WARM_UP_MOVES} to warm up;")
+    print(
+        f"CPU ms per slider move, one chromium tab ({VIEWPORT['width']}×{window_height}) at a time, {moves} moves per page "
+        f"after {WARM_UP_MOVES} to warm up;"
+    )
     print("browser CPU = renderer + rest of client (chromium's other processes, playwright, this script).")
     print()
     print_table(f"before: {git('rev-parse', '--short', before_ref)}", rows["before"], None)
@@ -204,5 +214,6 @@ if __name__ == "__main__":
     parser.add_argument("--moves", type=int, default=10, help="timed slider moves per page")
     parser.add_argument("--before", default=None, help="git ref of the tree to compare with (default: where this branch left main)")
     parser.add_argument("--page", action="append", default=[], help="measure only this page (repeatable)")
+    parser.add_argument("--window-height", type=int, default=VIEWPORT["height"], help="the tab's height in px (default %(default)s)")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.moves, arguments.before or base_commit(), arguments.page))
+    asyncio.run(main(arguments.moves, arguments.before or base_commit(), arguments.page, arguments.window_height))

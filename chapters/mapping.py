@@ -32,15 +32,23 @@ def parse_values(text: str) -> np.ndarray:
     return values
 
 
+def segments(x0: np.ndarray, x1: np.ndarray, y0, y1) -> tuple[np.ndarray, np.ndarray]:
+    """Line segments from (x0, y0) to (x1, y1), elementwise, as the x and y of one plotly line (NaN breaks it)."""
+    x = np.column_stack([x0, x1, np.full(len(x0), np.nan)]).ravel()
+    y = np.column_stack([y0, y1, np.full(len(x0), np.nan)]).ravel()
+    return x, y
+
+
 def number_line(values: np.ndarray, restored: np.ndarray, codes: np.ndarray, scale: float, zero_point: int, bits: int, symmetric: bool) -> go.Figure:
     """Floats on the upper line, their integer codes on the lower one (drawn at the value each code stands for)."""
     qmin, qmax = linear.quant_range(bits, symmetric)
     ends = np.array([(qmin - zero_point) * scale, (qmax - zero_point) * scale])
     figure = go.Figure()
-    for y, name in ((1, "floats"), (0, "integers")):
-        figure.add_trace(go.Scatter(x=ends, y=[y, y], mode="lines", line=dict(color="lightgray", width=6), hoverinfo="skip", showlegend=False))
-    for value, back, code in zip(values, restored, codes):
-        figure.add_trace(go.Scatter(x=[value, back], y=[1, 0], mode="lines", line=dict(color="steelblue"), hoverinfo="skip", showlegend=False))
+    # The two lines in one trace and every value's link in another: a plot redraws faster with few traces.
+    x, y = segments(ends[[0, 0]], ends[[1, 1]], [1, 0], [1, 0])
+    figure.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color="lightgray", width=6), hoverinfo="skip", showlegend=False))
+    x, y = segments(values, restored, np.ones_like(values), np.zeros_like(values))
+    figure.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color="steelblue"), hoverinfo="skip", showlegend=False))
     figure.add_trace(go.Scatter(
         x=values, y=np.ones_like(values), mode="markers+text", text=[f"{v:g}" for v in values], textposition="top center",
         marker=dict(size=10, color="steelblue"), name="float", hovertemplate="x = %{x}<extra></extra>",
@@ -96,6 +104,52 @@ def clipping_curve(seed: int, bits: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return calibration.mse_curve(clipping_sample(seed), bits, signed=True)
 
 
+@st.fragment
+def both_mappings() -> None:
+    """The values, the bit width and both mappings of them. A fragment: moving its controls reruns this
+    section alone, and the rest of the page is not drawn again."""
+    text = st.text_input("Values (comma-separated)", WORKED_EXAMPLE)
+    bits = st.slider("Bits", 1, 8, 8)
+    try:
+        values = parse_values(text)
+    except ValueError as error:
+        st.error(f"Could not read the values: {error}")
+        return
+    if not np.any(values):
+        st.info("All values are 0: every mapping stores them exactly (scale 1, code = zero point).")
+    left, right = st.columns(2)
+    mapping_column(left, values, bits, symmetric=True)
+    mapping_column(right, values, bits, symmetric=False)
+
+
+@st.fragment
+def clipping_trade_off() -> None:
+    """The clipping trade-off on a Laplacian sample; a fragment, as both_mappings() is."""
+    left, middle, right = st.columns(3)
+    clip_bits = left.slider("Bits for clipping", 2, 8, 4)
+    seed = middle.number_input("Seed", 0, 2**32 - 1, 0)
+    sample = clipping_sample(int(seed))
+    largest = float(np.abs(sample).max())
+    fraction = right.slider("Clip threshold t, as a fraction of max|x|", 0.02, 1.0, 0.5, 0.01)
+    t = fraction * largest
+    rounding, clipping = calibration.error_parts(sample, t, clip_bits, signed=True)
+    thresholds, rounding_curve, clipping_curve_values = clipping_curve(int(seed), clip_bits)
+    best = float(thresholds[np.argmin(rounding_curve + clipping_curve_values)])
+    a, b, c, d = st.columns(4)
+    a.metric("Rounding MSE", f"{rounding:.3g}")
+    b.metric("Clipping MSE", f"{clipping:.3g}")
+    c.metric("Total MSE", f"{rounding + clipping:.3g}")
+    d.metric("Best t on the sweep", f"{best:.3g}", help=f"{best / largest:.0%} of max|x| = {largest:.3g}")
+
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=thresholds, y=rounding_curve, name="rounding (values inside ±t)"))
+    figure.add_trace(go.Scatter(x=thresholds, y=clipping_curve_values, name="clipping (values beyond ±t)"))
+    figure.add_trace(go.Scatter(x=thresholds, y=rounding_curve + clipping_curve_values, name="total", line=dict(dash="dot", color="black")))
+    figure.add_vline(x=t, line_color="crimson", annotation_text=f"t = {t:.3g}")
+    figure.update_layout(height=360, xaxis_title="clip threshold t", yaxis_title="mean squared error", yaxis_type="log", margin=dict(l=10, r=10, t=30, b=10))
+    plotly_chart(figure)
+
+
 st.title("Scale and affine mapping")
 st.write(
     "Linear quantization stores a float x as a small integer q and one shared scale s: x ≈ s·q. "
@@ -103,19 +157,7 @@ st.write(
     "point z so the integers cover exactly the range of the data, x ≈ s·(q − z). Edit the numbers and "
     "the bit width and follow each value to its integer and back."
 )
-text = st.text_input("Values (comma-separated)", WORKED_EXAMPLE)
-bits = st.slider("Bits", 1, 8, 8)
-try:
-    values = parse_values(text)
-except ValueError as error:
-    st.error(f"Could not read the values: {error}")
-    st.stop()
-if not np.any(values):
-    st.info("All values are 0: every mapping stores them exactly (scale 1, code = zero point).")
-
-left, right = st.columns(2)
-mapping_column(left, values, bits, symmetric=True)
-mapping_column(right, values, bits, symmetric=False)
+both_mappings()
 st.caption(
     "Round to nearest with scale 127/4: 1.5 → 47.625 → 48 and 2.8 → 88.9 → 89, and every value keeps "
     "its own code. A widely shared write-up of this example prints 47 for 1.5 and leaves a value out. "
@@ -134,26 +176,4 @@ st.write(
     "but values beyond t are clipped to ±t. On 10,000 Laplacian weights (heavier tails than a normal), "
     "move t and watch the two errors trade places."
 )
-left, middle, right = st.columns(3)
-clip_bits = left.slider("Bits for clipping", 2, 8, 4)
-seed = middle.number_input("Seed", 0, 2**32 - 1, 0)
-sample = clipping_sample(int(seed))
-largest = float(np.abs(sample).max())
-fraction = right.slider("Clip threshold t, as a fraction of max|x|", 0.02, 1.0, 0.5, 0.01)
-t = fraction * largest
-rounding, clipping = calibration.error_parts(sample, t, clip_bits, signed=True)
-thresholds, rounding_curve, clipping_curve_values = clipping_curve(int(seed), clip_bits)
-best = float(thresholds[np.argmin(rounding_curve + clipping_curve_values)])
-a, b, c, d = st.columns(4)
-a.metric("Rounding MSE", f"{rounding:.3g}")
-b.metric("Clipping MSE", f"{clipping:.3g}")
-c.metric("Total MSE", f"{rounding + clipping:.3g}")
-d.metric("Best t on the sweep", f"{best:.3g}", help=f"{best / largest:.0%} of max|x| = {largest:.3g}")
-
-figure = go.Figure()
-figure.add_trace(go.Scatter(x=thresholds, y=rounding_curve, name="rounding (values inside ±t)"))
-figure.add_trace(go.Scatter(x=thresholds, y=clipping_curve_values, name="clipping (values beyond ±t)"))
-figure.add_trace(go.Scatter(x=thresholds, y=rounding_curve + clipping_curve_values, name="total", line=dict(dash="dot", color="black")))
-figure.add_vline(x=t, line_color="crimson", annotation_text=f"t = {t:.3g}")
-figure.update_layout(height=360, xaxis_title="clip threshold t", yaxis_title="mean squared error", yaxis_type="log", margin=dict(l=10, r=10, t=30, b=10))
-plotly_chart(figure)
+clipping_trade_off()

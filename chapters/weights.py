@@ -142,6 +142,193 @@ def heatmap(values: np.ndarray, limit: float, title: str, key: str, where, color
     )
 
 
+@st.fragment
+def explorer() -> None:
+    """The controls and everything they drive. A fragment: a move reruns this alone, not the app around it
+    (its navigation, sidebar and link to the next chapter), which stays as it is."""
+    layers = layer_weights()
+    choices = [*distributions.DISTRIBUTIONS, distributions.SINGULAR, *layers]
+    labels = {
+        **DISTRIBUTION_LABELS,
+        **{name: f"A real layer: autoencoder {name} {w.shape[0]}×{w.shape[1]}" for name, w in layers.items()},
+    }
+
+    st.session_state.setdefault(SEED_KEY, 0)
+    left, middle, right = st.columns([3, 2, 2])
+    choice = left.selectbox("Weights", choices, format_func=labels.get, key="weights_choice")
+    is_layer = choice in layers
+    if is_layer:
+        n, seed = 0, 0
+        middle.caption("The trained weights of the shipped MNIST autoencoder (W is out × in).")
+    else:
+        n = middle.slider("Matrix size n (n × n)", 8, 512, 20, key="weights_n")
+        seed = right.number_input("Seed", 0, 2**32 - 1, key=SEED_KEY, help="The same seed gives everyone the same matrix.")
+        right.button("New sample", on_click=new_sample)
+
+    left, middle, right = st.columns([2, 3, 3])
+    bits = left.slider("Bits per weight", 1, 8, 4, key="weights_bits")
+    method = middle.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="weights_method")
+    p = right.selectbox("Norm", list(NORM_LABELS), format_func=NORM_LABELS.get, key="weights_norm")
+
+    try:
+        weights = matrix(choice, n, int(seed))
+        result = report(choice, n, int(seed), bits, method, p)
+    except ValueError as error:
+        st.error(f"Could not quantize these weights: {error}")
+        st.stop()
+    quantized = result.quantized
+    sub = NORM_SYMBOLS[p]
+
+    st.subheader("How far can Wx move?")
+    is_square = weights.shape[0] == weights.shape[1]
+    cond = condition(choice, n, int(seed), p) if is_square else float("nan")
+    bound = weight_sharing.error_bound(result.relative_error, cond)
+    left, middle, right = st.columns(3)
+    left.metric(f"Relative error ‖W − Q‖{sub} / ‖W‖{sub}", number(result.relative_error))
+    middle.metric(f"Condition number ‖W‖{sub}·‖W⁻¹‖{sub}", number(cond) if is_square else "—")
+    right.metric("Bound = error × condition", number(bound) if is_square else "—")
+    left, middle, _ = st.columns(3)
+    left.metric("Measured ‖(W − Q)x‖ / ‖Wx‖, median", number(result.output_error_median))
+    middle.metric("Measured, max", number(result.output_error_max))
+
+    vector_p = "2" if p == "fro" else str(p).replace("inf", "∞")
+    tex = NORM_TEX[p]
+    st.markdown(
+        rf"For every input x, $\dfrac{{\lVert (W-Q)x \rVert}}{{\lVert Wx \rVert}} \le "
+        rf"\dfrac{{\lVert W-Q \rVert_{{{tex}}}}}{{\lVert W \rVert_{{{tex}}}}} \cdot "
+        rf"\lVert W \rVert_{{{tex}}} \lVert W^{{-1}} \rVert_{{{tex}}}$: the quantization error of the weights, amplified "
+        "by at most the condition number of W. The measured values are over 1,000 random normal inputs x, with x and "
+        f"Wx measured in the vector {vector_p}-norm."
+    )
+    if is_square and st.toggle("Why the bound holds, step by step", help="Four steps in LaTeX, with this matrix's numbers"):
+        derivation(tex, result.relative_error, cond, bound)  # typeset only when asked: it changes with every move
+    if not is_square:
+        st.info(
+            f"The condition number needs W⁻¹, and this {weights.shape[0]}×{weights.shape[1]} matrix has no inverse, "
+            "so there is no bound to show; the measured error is still real. "
+            f"Square layers: {', '.join(name for name, w in layers.items() if w.shape[0] == w.shape[1])}."
+        )
+    elif np.isinf(cond):
+        st.warning(
+            "W is singular to working precision: some x ≠ 0 has Wx = 0, so no relative error on Wx can be bounded "
+            "and the condition number is ∞."
+        )
+    elif bound >= 1:
+        st.write(
+            f"Here the bound is {number(bound)}: above 1, it promises nothing (an error of 100% is already "
+            f"losing the whole output), while the largest error measured is {number(result.output_error_max)}, "
+            f"{number(bound / result.output_error_max)}× smaller. For real weights the bound is often far above 1 and "
+            "far above what happens: it holds for the worst x, which random inputs almost never hit."
+        )
+    else:
+        st.write(
+            f"Here the bound is {number(bound)}; the largest error measured is {number(result.output_error_max)}. "
+            "The bound holds for the worst x; random inputs rarely come close to it."
+        )
+    if p == 1:
+        st.caption(
+            "The 1-norm of a matrix is the induced one, the largest column absolute sum. The article's demo "
+            "used the largest absolute entry, which is not an induced norm, and the bound does not hold with it."
+        )
+    your_turn(
+        "Choose *Normal with one outlier* and compare k-means with abs-max at 3 bits: which method spends its "
+        "levels on the single large weight, and what happens to the measured error? Then choose *Singular*: the "
+        "bound becomes ∞, yet the measured error barely moves. Which inputs x is the bound warning you about?"
+    )
+
+    st.subheader("The matrices")
+    limit = float(max(np.abs(weights).max(), np.abs(quantized).max()))
+    left, right = st.columns(2)
+    heatmap(weights, limit, f"W ({weights.shape[0]}×{weights.shape[1]})", "weights_w", left, "weight")
+    heatmap(quantized, limit, f"Q: {result.levels.size} levels, {METHOD_LABELS[method]}", "weights_q", right, "weight")
+    difference = weights - quantized
+    left, right = st.columns(2)
+    heatmap(difference, float(np.abs(difference).max()) or 1.0, "W − Q (its own color scale)", "weights_w_minus_q", left, "W − Q")
+    with right:
+        st.caption(
+            "W and Q share one diverging color scale (red positive, blue negative, white 0), so a single "
+            "large weight, like the outlier, washes out the others. W − Q has its own scale."
+        )
+        if max(weights.shape) > MAX_HEATMAP_SIDE:
+            st.caption(
+                f"Above {MAX_HEATMAP_SIDE} rows or columns the heatmaps show one row and column "
+                f"in {display_step(weights.shape)}; every number is computed on the whole matrix."
+            )
+
+    edges, counts_w, _ = shared_histograms(weights, quantized)
+    stems_x = np.repeat(result.levels, 3).astype(float)
+    stems_y = np.column_stack([np.zeros_like(result.level_counts), result.level_counts, result.level_counts]).ravel().astype(float)
+    stems_x[2::3] = stems_y[2::3] = np.nan
+    histogram = go.Figure()
+    histogram.add_bar(x=(edges[:-1] + edges[1:]) / 2, y=counts_w, width=np.diff(edges), name="W (histogram)", opacity=0.6)
+    histogram.add_scatter(x=stems_x, y=stems_y, mode="lines", name="Q (weights per level)", line=dict(color="crimson", width=2))
+    histogram.add_scatter(
+        x=result.levels, y=result.level_counts, mode="markers", marker=dict(color="crimson", size=6), showlegend=False
+    )
+    histogram.update_layout(
+        title="Histogram of W and the levels of Q", xaxis_title="weight value", yaxis_title="number of weights", height=350, bargap=0
+    )
+    plotly_chart(histogram)
+
+    st.subheader("Distance between the distributions")
+    left, right = st.columns([1, 3])
+    left.metric("KL(W ‖ Q) of the histograms", f"{result.kl_bits:.3g} bits")
+    right.write(
+        "The article leaves this as a challenge. On the histogram's bins above, Q's few levels leave most "
+        "bins empty, and KL(W ‖ Q) of raw histograms is then infinite; each bin gets half a count added "
+        "(the Krichevsky–Trofimov estimate) to make it finite. KL only counts how much of W falls in bins where "
+        "Q has no level, not how far a weight moved: it stays high until the levels cover the bins, then drops "
+        f"to nearly 0 (at {int(np.log2(DEFAULT_BINS))} bits min–max quantization's {DEFAULT_BINS} evenly spaced "
+        f"levels fill the {DEFAULT_BINS} bins), and it is "
+        "exactly 0 on the quantizer's own cells. It is a poor measure of quantization error."
+    )
+
+    st.subheader("Bytes")
+    left, middle, right = st.columns(3)
+    left.metric("W as float32", f"{result.float_bytes:,} B")
+    middle.metric("Q as stored", f"{result.quantized_bytes:,} B")
+    right.metric("Compression", f"{result.float_bytes / result.quantized_bytes:.2f}×")
+    if method == "kmeans":
+        levels = result.levels.size
+        why = f" (W has only {weights.size:,} weights)" if weights.size < 2**bits else ""
+        unused = (
+            f" It uses {levels} of the {2**bits} levels that {bits} bits allow{why}, so {index_bits(levels)}-bit indices address them all."
+            if levels < 2**bits
+            else ""
+        )
+        st.caption(
+            f"Q stores {weights.size:,} indices of {index_bits(levels)} bits, packed, plus a codebook of {levels} float32 values."
+            + unused
+        )
+    else:
+        zero_point = f" and a {bits}-bit zero point" if method == "minmax" else ""
+        st.caption(f"Q stores {weights.size:,} codes of {bits} bits, packed, plus one float32 scale{zero_point}.")
+
+    st.subheader("Error against bits")
+    curves = rate_distortion(choice, n, int(seed), p)
+    chart = go.Figure()
+    for name, errors in curves.items():
+        chart.add_scatter(x=list(weight_sharing.BIT_WIDTHS), y=errors, mode="lines+markers", name=METHOD_LABELS[name])
+    chart.add_vline(x=bits, line_dash="dot", annotation_text=f"{bits} bits")
+    chart.update_layout(
+        xaxis_title="bits per weight", yaxis_title=f"relative error ‖W − Q‖{sub} / ‖W‖{sub} (log)", height=380,
+        margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.25),
+    )
+    chart.update_yaxes(type="log", dtick=1, exponentformat="power")  # one label per power of ten
+    plotly_chart(chart)
+    st.caption(
+        f"On this matrix. At {bits} bits k-means gives {number(curves['kmeans'][bits - 1])}, min–max "
+        f"{number(curves['minmax'][bits - 1])}, abs-max {number(curves['absmax'][bits - 1])}."
+    )
+    if curves["absmax"][1] > curves["absmax"][0]:
+        st.caption(
+            f"Abs-max is worse at 2 bits ({number(curves['absmax'][1])}) than at 1 bit ({number(curves['absmax'][0])}) here. "
+            "Its 2-bit codes are −1, 0 and +1 times max|W| (a symmetric grid gives up the fourth code to keep 0 exact), "
+            "so every weight below half the largest becomes 0. At 1 bit the codes are ±mean|W|, the scale with the "
+            "least squared error, and no weight is zeroed."
+        )
+
+
 st.title("Weights")
 st.write(
     "The colors of a photo were shared among k values; a layer of a neural network can share its weights "
@@ -149,185 +336,4 @@ st.write(
     "index into $2^{\\text{bits}}$ shared levels and the layer computes Qx instead. The question of this chapter: how "
     "far can Qx be from Wx? One number of the matrix, its condition number, answers it for every input at once."
 )
-
-layers = layer_weights()
-choices = [*distributions.DISTRIBUTIONS, distributions.SINGULAR, *layers]
-labels = {
-    **DISTRIBUTION_LABELS,
-    **{name: f"A real layer: autoencoder {name} {w.shape[0]}×{w.shape[1]}" for name, w in layers.items()},
-}
-
-st.session_state.setdefault(SEED_KEY, 0)
-left, middle, right = st.columns([3, 2, 2])
-choice = left.selectbox("Weights", choices, format_func=labels.get, key="weights_choice")
-is_layer = choice in layers
-if is_layer:
-    n, seed = 0, 0
-    middle.caption("The trained weights of the shipped MNIST autoencoder (W is out × in).")
-else:
-    n = middle.slider("Matrix size n (n × n)", 8, 512, 20, key="weights_n")
-    seed = right.number_input("Seed", 0, 2**32 - 1, key=SEED_KEY, help="The same seed gives everyone the same matrix.")
-    right.button("New sample", on_click=new_sample)
-
-left, middle, right = st.columns([2, 3, 3])
-bits = left.slider("Bits per weight", 1, 8, 4, key="weights_bits")
-method = middle.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="weights_method")
-p = right.selectbox("Norm", list(NORM_LABELS), format_func=NORM_LABELS.get, key="weights_norm")
-
-try:
-    weights = matrix(choice, n, int(seed))
-    result = report(choice, n, int(seed), bits, method, p)
-except ValueError as error:
-    st.error(f"Could not quantize these weights: {error}")
-    st.stop()
-quantized = result.quantized
-sub = NORM_SYMBOLS[p]
-
-st.subheader("How far can Wx move?")
-is_square = weights.shape[0] == weights.shape[1]
-cond = condition(choice, n, int(seed), p) if is_square else float("nan")
-bound = weight_sharing.error_bound(result.relative_error, cond)
-left, middle, right = st.columns(3)
-left.metric(f"Relative error ‖W − Q‖{sub} / ‖W‖{sub}", number(result.relative_error))
-middle.metric(f"Condition number ‖W‖{sub}·‖W⁻¹‖{sub}", number(cond) if is_square else "—")
-right.metric("Bound = error × condition", number(bound) if is_square else "—")
-left, middle, _ = st.columns(3)
-left.metric("Measured ‖(W − Q)x‖ / ‖Wx‖, median", number(result.output_error_median))
-middle.metric("Measured, max", number(result.output_error_max))
-
-vector_p = "2" if p == "fro" else str(p).replace("inf", "∞")
-tex = NORM_TEX[p]
-st.markdown(
-    rf"For every input x, $\dfrac{{\lVert (W-Q)x \rVert}}{{\lVert Wx \rVert}} \le "
-    rf"\dfrac{{\lVert W-Q \rVert_{{{tex}}}}}{{\lVert W \rVert_{{{tex}}}}} \cdot "
-    rf"\lVert W \rVert_{{{tex}}} \lVert W^{{-1}} \rVert_{{{tex}}}$: the quantization error of the weights, amplified "
-    "by at most the condition number of W. The measured values are over 1,000 random normal inputs x, with x and "
-    f"Wx measured in the vector {vector_p}-norm."
-)
-if is_square and st.toggle("Why the bound holds, step by step", help="Four steps in LaTeX, with this matrix's numbers"):
-    derivation(tex, result.relative_error, cond, bound)  # typeset only when asked: it changes with every move
-if not is_square:
-    st.info(
-        f"The condition number needs W⁻¹, and this {weights.shape[0]}×{weights.shape[1]} matrix has no inverse, "
-        "so there is no bound to show; the measured error is still real. "
-        f"Square layers: {', '.join(name for name, w in layers.items() if w.shape[0] == w.shape[1])}."
-    )
-elif np.isinf(cond):
-    st.warning(
-        "W is singular to working precision: some x ≠ 0 has Wx = 0, so no relative error on Wx can be bounded "
-        "and the condition number is ∞."
-    )
-elif bound >= 1:
-    st.write(
-        f"Here the bound is {number(bound)}: above 1, it promises nothing (an error of 100% is already "
-        f"losing the whole output), while the largest error measured is {number(result.output_error_max)}, "
-        f"{number(bound / result.output_error_max)}× smaller. For real weights the bound is often far above 1 and "
-        "far above what happens: it holds for the worst x, which random inputs almost never hit."
-    )
-else:
-    st.write(
-        f"Here the bound is {number(bound)}; the largest error measured is {number(result.output_error_max)}. "
-        "The bound holds for the worst x; random inputs rarely come close to it."
-    )
-if p == 1:
-    st.caption(
-        "The 1-norm of a matrix is the induced one, the largest column absolute sum. The article's demo "
-        "used the largest absolute entry, which is not an induced norm, and the bound does not hold with it."
-    )
-your_turn(
-    "Choose *Normal with one outlier* and compare k-means with abs-max at 3 bits: which method spends its "
-    "levels on the single large weight, and what happens to the measured error? Then choose *Singular*: the "
-    "bound becomes ∞, yet the measured error barely moves. Which inputs x is the bound warning you about?"
-)
-
-st.subheader("The matrices")
-limit = float(max(np.abs(weights).max(), np.abs(quantized).max()))
-left, right = st.columns(2)
-heatmap(weights, limit, f"W ({weights.shape[0]}×{weights.shape[1]})", "weights_w", left, "weight")
-heatmap(quantized, limit, f"Q: {result.levels.size} levels, {METHOD_LABELS[method]}", "weights_q", right, "weight")
-difference = weights - quantized
-left, right = st.columns(2)
-heatmap(difference, float(np.abs(difference).max()) or 1.0, "W − Q (its own color scale)", "weights_w_minus_q", left, "W − Q")
-with right:
-    st.caption(
-        "W and Q share one diverging color scale (red positive, blue negative, white 0), so a single "
-        "large weight, like the outlier, washes out the others. W − Q has its own scale."
-    )
-    if max(weights.shape) > MAX_HEATMAP_SIDE:
-        st.caption(
-            f"Above {MAX_HEATMAP_SIDE} rows or columns the heatmaps show one row and column "
-            f"in {display_step(weights.shape)}; every number is computed on the whole matrix."
-        )
-
-edges, counts_w, _ = shared_histograms(weights, quantized)
-stems_x = np.repeat(result.levels, 3).astype(float)
-stems_y = np.column_stack([np.zeros_like(result.level_counts), result.level_counts, result.level_counts]).ravel().astype(float)
-stems_x[2::3] = stems_y[2::3] = np.nan
-histogram = go.Figure()
-histogram.add_bar(x=(edges[:-1] + edges[1:]) / 2, y=counts_w, width=np.diff(edges), name="W (histogram)", opacity=0.6)
-histogram.add_scatter(x=stems_x, y=stems_y, mode="lines", name="Q (weights per level)", line=dict(color="crimson", width=2))
-histogram.add_scatter(
-    x=result.levels, y=result.level_counts, mode="markers", marker=dict(color="crimson", size=6), showlegend=False
-)
-histogram.update_layout(
-    title="Histogram of W and the levels of Q", xaxis_title="weight value", yaxis_title="number of weights", height=350, bargap=0
-)
-plotly_chart(histogram)
-
-st.subheader("Distance between the distributions")
-left, right = st.columns([1, 3])
-left.metric("KL(W ‖ Q) of the histograms", f"{result.kl_bits:.3g} bits")
-right.write(
-    "The article leaves this as a challenge. On the histogram's bins above, Q's few levels leave most "
-    "bins empty, and KL(W ‖ Q) of raw histograms is then infinite; each bin gets half a count added "
-    "(the Krichevsky–Trofimov estimate) to make it finite. KL only counts how much of W falls in bins where "
-    "Q has no level, not how far a weight moved: it stays high until the levels cover the bins, then drops "
-    f"to nearly 0 (at {int(np.log2(DEFAULT_BINS))} bits min–max quantization's {DEFAULT_BINS} evenly spaced "
-    f"levels fill the {DEFAULT_BINS} bins), and it is "
-    "exactly 0 on the quantizer's own cells. It is a poor measure of quantization error."
-)
-
-st.subheader("Bytes")
-left, middle, right = st.columns(3)
-left.metric("W as float32", f"{result.float_bytes:,} B")
-middle.metric("Q as stored", f"{result.quantized_bytes:,} B")
-right.metric("Compression", f"{result.float_bytes / result.quantized_bytes:.2f}×")
-if method == "kmeans":
-    levels = result.levels.size
-    why = f" (W has only {weights.size:,} weights)" if weights.size < 2**bits else ""
-    unused = (
-        f" It uses {levels} of the {2**bits} levels that {bits} bits allow{why}, so {index_bits(levels)}-bit indices address them all."
-        if levels < 2**bits
-        else ""
-    )
-    st.caption(
-        f"Q stores {weights.size:,} indices of {index_bits(levels)} bits, packed, plus a codebook of {levels} float32 values."
-        + unused
-    )
-else:
-    zero_point = f" and a {bits}-bit zero point" if method == "minmax" else ""
-    st.caption(f"Q stores {weights.size:,} codes of {bits} bits, packed, plus one float32 scale{zero_point}.")
-
-st.subheader("Error against bits")
-curves = rate_distortion(choice, n, int(seed), p)
-chart = go.Figure()
-for name, errors in curves.items():
-    chart.add_scatter(x=list(weight_sharing.BIT_WIDTHS), y=errors, mode="lines+markers", name=METHOD_LABELS[name])
-chart.add_vline(x=bits, line_dash="dot", annotation_text=f"{bits} bits")
-chart.update_layout(
-    xaxis_title="bits per weight", yaxis_title=f"relative error ‖W − Q‖{sub} / ‖W‖{sub} (log)", height=380,
-    margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.25),
-)
-chart.update_yaxes(type="log", dtick=1, exponentformat="power")  # one label per power of ten
-plotly_chart(chart)
-st.caption(
-    f"On this matrix. At {bits} bits k-means gives {number(curves['kmeans'][bits - 1])}, min–max "
-    f"{number(curves['minmax'][bits - 1])}, abs-max {number(curves['absmax'][bits - 1])}."
-)
-if curves["absmax"][1] > curves["absmax"][0]:
-    st.caption(
-        f"Abs-max is worse at 2 bits ({number(curves['absmax'][1])}) than at 1 bit ({number(curves['absmax'][0])}) here. "
-        "Its 2-bit codes are −1, 0 and +1 times max|W| (a symmetric grid gives up the fourth code to keep 0 exact), "
-        "so every weight below half the largest becomes 0. At 1 bit the codes are ±mean|W|, the scale with the "
-        "least squared error, and no weight is zeroed."
-    )
+explorer()

@@ -262,3 +262,44 @@ def test_server_warms_every_page_in_the_background(app_page):
     assert TRACEBACK not in log
     with urllib.request.urlopen(f"{app_page.server.url}/warmed", timeout=5) as response:
         assert (response.status, response.read()) == (200, b"warm")
+
+
+CHARTS_JS = """() => [...document.querySelectorAll('.qe-plotly-chart')].map(chart => ({
+  drawn: chart.dataset.drawn ?? null, expected: chart.dataset.expected ?? null,
+  legend: [...chart.querySelectorAll('.legendtext')].map(text => text.textContent),
+}))"""
+
+
+def test_a_chart_far_below_the_window_draws_the_last_move_once_scrolled_near(app_page):
+    app_page.open("Weights")
+    app_page.wait_drawn()
+    [histogram, _] = app_page.page.evaluate(CHARTS_JS)
+    assert histogram["drawn"] == histogram["expected"], "a chart's first figure is drawn at once, wherever it is"
+    slider = next(s for s in sliders(app_page) if slider_label(s) == "Bits per weight")
+    before = app_page.numbers()
+    app_page.press_slider(slider, key_that_moves(slider))
+    app_page.wait_numbers_change(before)
+    app_page.wait_drawn()
+    [kept, _] = app_page.page.evaluate(CHARTS_JS)
+    assert kept == {**histogram, "expected": None}, "the histogram, ~1,000 px below the window, was drawn again"
+    app_page.page.locator(".qe-plotly-chart").first.scroll_into_view_if_needed()
+    app_page.wait_drawn()
+    app_page.page.wait_for_function("() => document.querySelector('.qe-plotly-chart').dataset.expected !== undefined")
+    app_page.wait_drawn()
+    [redrawn, _] = app_page.page.evaluate(CHARTS_JS)
+    assert redrawn["drawn"] == redrawn["expected"] != histogram["drawn"], "scrolled near, it shows the last move's figure"
+    assert_clean(app_page)
+
+
+def test_charts_in_a_closed_expander_are_drawn_when_it_opens(app_page):
+    app_page.open("Calibration")
+    app_page.wait_drawn()
+    _, *hidden = app_page.page.evaluate(CHARTS_JS)
+    assert hidden and all(chart == {"drawn": None, "expected": None, "legend": []} for chart in hidden)
+    app_page.page.locator("[data-testid=stExpander] summary", has_text="How entropy and MSE choose").click()
+    app_page.page.wait_for_function("() => document.querySelectorAll('.qe-plotly-chart[data-drawn]').length === 3")
+    app_page.wait_drawn()
+    _, kl, mse = app_page.page.evaluate(CHARTS_JS)
+    assert kl["drawn"] == kl["expected"] and mse["drawn"] == mse["expected"]
+    assert mse["legend"] == ["rounding", "clipping", "total"]
+    assert_clean(app_page)

@@ -30,8 +30,9 @@ COMPONENTS = Path(__file__).resolve().parent / "components"
 STATIC = ROOT / "static"  # what Streamlit serves at <base URL>/app/static/
 PRESENTATION_KEY = "presentation"  # the session-wide flag the presentation-mode toggle sets
 PRESENTATION_FONT_PX = 18  # the classroom needs chart text of 16 px or more
-# In place of plotly's default template (~10 kB a chart): what of it the pages' charts rely on.
-BASE_TEMPLATE = {"layout": {"xaxis": {"automargin": True}, "yaxis": {"automargin": True}, "hoverlabel": {"align": "left"}}}
+# In place of plotly's default template (~10 kB a chart): what of it the pages' charts rely on, as layout
+# defaults. Not as a template: plotly.js computes and draws the whole plot again whenever a layout has one.
+LAYOUT_DEFAULTS = {"xaxis": {"automargin": True}, "yaxis": {"automargin": True}, "hoverlabel": {"align": "left"}}
 
 # Plotly's RdBu reversed: blue for negative, near-white for 0, red for positive.
 BLUE_WHITE_RED = [
@@ -84,12 +85,13 @@ def presentation_on() -> bool:
 def figure_json(figure: Any, presentation: bool) -> str:
     """The figure (a go.Figure or its dict) as plotly JSON, with presentation-sized fonts when asked.
 
-    Plotly's default template is replaced by BASE_TEMPLATE: the browser gives the chart the app's font,
+    Plotly's default template is replaced by LAYOUT_DEFAULTS: the browser gives the chart the app's font,
     text colour and a transparent background, as st.plotly_chart's theme did.
     """
     as_dict = figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else dict(figure)
-    layout = dict(as_dict.get("layout") or {})
-    layout["template"] = BASE_TEMPLATE
+    layout = {key: value for key, value in (as_dict.get("layout") or {}).items() if key != "template"}
+    for key, defaults in LAYOUT_DEFAULTS.items():
+        layout[key] = {**defaults, **(layout.get(key) or {})}
     if presentation:
         layout["font"] = {**(layout.get("font") or {}), "size": PRESENTATION_FONT_PX}
         layout["hoverlabel"] = {**(layout.get("hoverlabel") or {}), "font": {"size": PRESENTATION_FONT_PX}}

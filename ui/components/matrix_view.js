@@ -49,6 +49,7 @@ function attachHover(root) {
 
 export default function ({ parentElement, data }) {
   const root = layout(parentElement);
+  if (root.dataset.drawn === data.revision) return; // unchanged since the last run
   root.classList.toggle("qe-presentation", Boolean(data.presentation));
   root.dataset.expected = data.revision;
   const { rows, columns, limit } = data;
