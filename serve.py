@@ -16,14 +16,16 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from ui import story, warm_up
+from ui import background, story, warm_up
 
 
 @asynccontextmanager
 async def warm_up_at_start(_app: st.App) -> AsyncIterator[None]:
-    """Once the runtime has started: every chapter runs once in the background, so no reader meets a cold page."""
+    """Once the runtime has started: every chapter runs once in the background, so no reader meets a cold page.
+    At shutdown: the background workers stop with the server."""
     warm_up.start_warm_up([chapter.url_path for chapter in story.CHAPTERS])
     yield
+    background.stop_workers()
 
 
 async def warmed(_request: Request) -> PlainTextResponse:

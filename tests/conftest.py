@@ -123,6 +123,23 @@ def start_streamlit(log_path: Path, script: str | None = None, root: Path = ROOT
     raise RuntimeError(f"streamlit was not healthy after {STARTUP_SECONDS} s:\n{log_path.read_text()}")
 
 
+def live_children(pid: int) -> set[int]:
+    """PIDs of process pid's children that are still running (not exited, not zombies); Linux's /proc."""
+    children = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as listing:
+            children.update(int(child) for child in listing.read().split())
+    running = set()
+    for child in children:
+        try:
+            with open(f"/proc/{child}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    running.add(child)
+        except FileNotFoundError:
+            pass
+    return running
+
+
 def stop_streamlit(process: subprocess.Popen) -> None:
     """Stop the streamlit process by its PID: SIGTERM, then SIGKILL if it has not exited after 10 s."""
     process.terminate()

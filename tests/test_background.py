@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import live_children
 from streamlit.testing.v1 import AppTest
 
 
@@ -49,3 +50,17 @@ def test_progress_reports_arrive_in_order() -> None:
     assert reports == [(1 / 3, "step 1 of 3"), (2 / 3, "step 2 of 3"), (1.0, "step 3 of 3")]
     with pytest.raises(Exception):
         channel.get(timeout=0.1)
+
+
+def test_stopping_the_workers_ends_their_processes_and_a_later_job_starts_new_ones() -> None:
+    from ui.background import stop_workers
+
+    stop_workers()  # an earlier test's pool, if any
+    before = live_children(os.getpid())
+    app = AppTest.from_function(page_running_jobs, default_timeout=120).run()
+    workers = live_children(os.getpid()) - before
+    assert not app.exception and len(workers) >= 2  # the pool's workers and the progress channel's process
+    stop_workers()
+    assert not (live_children(os.getpid()) & workers)
+    app = AppTest.from_function(page_running_jobs, default_timeout=120).run()
+    assert not app.exception and int(app.markdown[0].value.split()[0]) not in workers

@@ -45,7 +45,7 @@ def _plain_main() -> Iterator[None]:
         sys.modules["__main__"] = script
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, on_release=lambda pool: pool.shutdown(cancel_futures=True))
 def _pool() -> ProcessPoolExecutor:
     pool = ProcessPoolExecutor(max_workers=WORKERS, mp_context=_spawn())
     with _plain_main():
@@ -54,11 +54,18 @@ def _pool() -> ProcessPoolExecutor:
     return pool
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, on_release=lambda manager: manager.shutdown())
 def _progress_channel() -> multiprocessing.managers.SyncManager:
     # Queues a worker process can be handed: plain multiprocessing queues cannot travel through a pool.
     with _plain_main():
         return _spawn().Manager()
+
+
+def stop_workers() -> None:
+    """Stop the worker processes and the progress channel's process, if this server started them (at shutdown:
+    under st.App's server, nothing else stops them, and they outlived the server)."""
+    _pool.clear()
+    _progress_channel.clear()
 
 
 def _report_to(channel: Any, fn: Callable[..., Result], args: tuple, kwargs: dict) -> Result:
