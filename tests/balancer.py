@@ -9,17 +9,19 @@ tests/test_deploy.py and bench/load.py use it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import ROOT, free_port, start_streamlit, stop_streamlit
+from tests.conftest import ROOT, free_port, live_children, start_streamlit, stop_streamlit
 
 HAPROXY_CONFIG = ROOT / "deploy" / "haproxy.cfg"
 REPLICA_NAMES = ("app1", "app2")  # the config's `server` lines, in order
@@ -103,9 +105,14 @@ class Cluster:
         raise RuntimeError(f"not {what} after {timeout:g} s: {self.servers()}")
 
     def kill(self, name: str) -> None:
-        """SIGKILL one replica, as a crash or an out-of-memory kill would end it."""
+        """SIGKILL one replica, as a crash or an out-of-memory kill would end it, and its worker processes with it,
+        as its container would go (left alone, they outlived the test run)."""
+        workers = live_children(self.replicas[name].pid)
         self.replicas[name].kill()
         self.replicas[name].wait()
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.stopped.add(name)
 
     def stop(self) -> None:
