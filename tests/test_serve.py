@@ -30,7 +30,8 @@ def test_the_server_warms_its_first_chapter_with_no_reader_connected_says_it_is_
         while first_page not in log_path.read_text() and time.monotonic() < deadline:
             time.sleep(0.2)
         log = log_path.read_text()
-        workers = live_children(process.pid)  # the first chapter has started the background workers
+        while not (workers := live_children(process.pid)) and time.monotonic() < deadline:
+            time.sleep(0.2)  # the warm-up's pages start the background workers
     finally:
         stop_streamlit(process)
     deadline = time.monotonic() + WORKERS_EXIT_SECONDS
